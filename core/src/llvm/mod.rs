@@ -1,0 +1,1 @@
+//! The LLVM backend: MIR → object code or bitcode, through inkwell.
