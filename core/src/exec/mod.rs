@@ -1,0 +1,1 @@
+//! The parallel execution engine (plan, coordinator, ordered link queue).
