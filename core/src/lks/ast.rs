@@ -192,3 +192,11 @@ impl BinaryOp {
         matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
     }
 }
+
+/// The reserved words of the language.
+pub const KEYWORDS: &[&str] =
+    &["fn", "pub", "let", "mut", "if", "else", "while", "return", "import", "global", "const", "true", "false"];
+
+pub fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}

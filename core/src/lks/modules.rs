@@ -1,0 +1,248 @@
+//! Projects: loading a directory of `.lks` modules, and the import graph.
+//!
+//! A project is a directory; every `*.lks` file directly inside it is a
+//! module named after its stem. Modules are always handled in name order so
+//! nothing depends on directory iteration order.
+
+use crate::diagnostic::Diagnostic;
+use crate::lks::ast;
+use crate::lks::ast::is_keyword;
+use crate::lks::parser::parse_module;
+use crate::source::{FileId, SourceMap, Span};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One module's source, parsed.
+#[derive(Debug)]
+pub struct ParsedModule {
+    pub name: String,
+    pub file: FileId,
+    pub ast: ast::Module,
+}
+
+/// Every module of a project, parsed, in name order.
+#[derive(Debug)]
+pub struct ParsedProject {
+    pub sources: SourceMap,
+    pub modules: Vec<ParsedModule>,
+}
+
+impl ParsedProject {
+    pub fn module(&self, name: &str) -> Option<&ParsedModule> {
+        self.modules.binary_search_by(|m| m.name.as_str().cmp(name)).ok().map(|i| &self.modules[i])
+    }
+}
+
+/// The raw text of a project's modules, before parsing: what a build reads
+/// and hashes first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectSources {
+    /// `(module name, display path, text)` in module-name order.
+    pub files: Vec<SourceFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    pub module: String,
+    pub display_path: String,
+    pub text: String,
+}
+
+/// Why a project could not even be read (I/O, not a diagnostic in a file).
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: error: cannot read: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads every `*.lks` file directly inside `dir`, sorted by module name.
+/// Paths are shown as `dir` joined with the file name, exactly as the user
+/// spelled `dir`.
+pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|error| LoadError { path: dir.to_path_buf(), error })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| LoadError { path: dir.to_path_buf(), error })?;
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("lks") || !path.is_file() {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let bytes = std::fs::read(&path).map_err(|error| LoadError { path: path.clone(), error })?;
+        // Invalid UTF-8 is reported by the lexer as unexpected characters
+        // rather than refusing the whole file.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        files.push(SourceFile { module: stem.to_string(), display_path: path.display().to_string(), text });
+    }
+    files.sort_by(|a, b| a.module.cmp(&b.module));
+    Ok(ProjectSources { files })
+}
+
+/// Whether `name` can name a module: an identifier that is not a keyword.
+pub fn is_valid_module_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !is_keyword(name)
+}
+
+/// Parses every module. The root module `main` must exist; a missing one is
+/// reported against the path it should have had.
+pub fn parse_project(dir: &Path, sources: &ProjectSources) -> (ParsedProject, Vec<Diagnostic>) {
+    let mut map = SourceMap::new();
+    let mut modules = Vec::new();
+    let mut diagnostics = Vec::new();
+    for source in &sources.files {
+        let file = map.add(source.display_path.clone(), source.text.clone());
+        if !is_valid_module_name(&source.module) {
+            diagnostics.push(Diagnostic::error(
+                Span::new(file, 0, 0),
+                format!("module name `{}` is not a valid identifier (rename the file)", source.module),
+            ));
+            continue;
+        }
+        let (ast, errors) = parse_module(file, &source.text);
+        diagnostics.extend(errors);
+        modules.push(ParsedModule { name: source.module.clone(), file, ast });
+    }
+    if !modules.iter().any(|m| m.name == "main") {
+        let file = map.add(dir.join("main.lks").display().to_string(), String::new());
+        diagnostics.push(Diagnostic::error(
+            Span::new(file, 0, 0),
+            "project has no root module: create `main.lks` with `fn main()`".to_string(),
+        ));
+    }
+    (ParsedProject { sources: map, modules }, diagnostics)
+}
+
+/// The import graph: for each module, the modules it imports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleGraph {
+    pub imports: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl ModuleGraph {
+    /// Builds the graph, reporting unknown and duplicate imports and cycles.
+    pub fn build(project: &ParsedProject) -> (ModuleGraph, Vec<Diagnostic>) {
+        let mut graph = ModuleGraph::default();
+        let mut diagnostics = Vec::new();
+        // The first import of each edge, for pointing at it in a cycle error.
+        let mut import_spans: BTreeMap<(String, String), Span> = BTreeMap::new();
+        for module in &project.modules {
+            let imports = graph.imports.entry(module.name.clone()).or_default();
+            for item in &module.ast.items {
+                let ast::Item::Import(import) = item else { continue };
+                let target = &import.module.name;
+                if project.module(target).is_none() {
+                    diagnostics.push(Diagnostic::error(import.module.span, format!("unknown module `{target}`")));
+                } else if target == &module.name {
+                    diagnostics.push(Diagnostic::error(
+                        import.module.span,
+                        format!("module `{target}` cannot import itself"),
+                    ));
+                } else if !imports.insert(target.clone()) {
+                    diagnostics.push(Diagnostic::error(
+                        import.module.span,
+                        format!("module `{target}` is imported more than once"),
+                    ));
+                } else {
+                    import_spans.insert((module.name.clone(), target.clone()), import.module.span);
+                }
+            }
+        }
+        if let Some(cycle) = graph.find_cycle() {
+            let first_edge = (cycle[0].clone(), cycle[1].clone());
+            let span = import_spans.get(&first_edge).copied().unwrap_or_default();
+            diagnostics.push(Diagnostic::error(span, format!("import cycle: {}", cycle.join(" -> "))));
+        }
+        (graph, diagnostics)
+    }
+
+    /// A cycle as a list of modules whose first and last entries are equal,
+    /// starting from the smallest module name on it, or `None`.
+    pub fn find_cycle(&self) -> Option<Vec<String>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            Unvisited,
+            OnStack,
+            Done,
+        }
+        let names: Vec<&String> = self.imports.keys().collect();
+        let index: BTreeMap<&String, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let mut marks = vec![Mark::Unvisited; names.len()];
+        for start in 0..names.len() {
+            if marks[start] != Mark::Unvisited {
+                continue;
+            }
+            // Iterative DFS: the stack holds (node, its import list, next edge).
+            let mut stack: Vec<(usize, Vec<usize>, usize)> = Vec::new();
+            let edges_of = |n: usize| -> Vec<usize> {
+                self.imports[names[n]].iter().filter_map(|t| index.get(t).copied()).collect()
+            };
+            marks[start] = Mark::OnStack;
+            stack.push((start, edges_of(start), 0));
+            while let Some((node, edges, next)) = stack.last_mut() {
+                if *next == edges.len() {
+                    marks[*node] = Mark::Done;
+                    stack.pop();
+                    continue;
+                }
+                let target = edges[*next];
+                *next += 1;
+                match marks[target] {
+                    Mark::Done => {}
+                    Mark::OnStack => {
+                        let from = stack.iter().position(|(n, _, _)| *n == target).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[from..].iter().map(|(n, _, _)| names[*n].clone()).collect();
+                        // Rotate so the report is the same whichever module
+                        // the search happened to start from.
+                        let min = cycle.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map_or(0, |(i, _)| i);
+                        cycle.rotate_left(min);
+                        cycle.push(cycle[0].clone());
+                        return Some(cycle);
+                    }
+                    Mark::Unvisited => {
+                        marks[target] = Mark::OnStack;
+                        let edges = edges_of(target);
+                        stack.push((target, edges, 0));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Initialisation order: a module after every module it imports, ties
+    /// broken by module name. Requires an acyclic graph.
+    pub fn init_order(&self) -> Vec<String> {
+        let mut remaining: BTreeMap<&String, usize> =
+            self.imports.iter().map(|(m, deps)| (m, deps.iter().filter(|d| self.imports.contains_key(*d)).count())).collect();
+        let mut importers: BTreeMap<&String, Vec<&String>> = BTreeMap::new();
+        for (module, deps) in &self.imports {
+            for dep in deps {
+                importers.entry(dep).or_default().push(module);
+            }
+        }
+        let mut ready: BTreeSet<&String> = remaining.iter().filter(|(_, n)| **n == 0).map(|(m, _)| *m).collect();
+        let mut order = Vec::new();
+        while let Some(next) = ready.pop_first() {
+            order.push(next.clone());
+            for importer in importers.get(next).into_iter().flatten() {
+                if let Some(count) = remaining.get_mut(importer) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ready.insert(importer);
+                    }
+                }
+            }
+        }
+        order
+    }
+}

@@ -1,0 +1,9 @@
+//! lockstep's integration tests: one test binary, one module per area.
+//!
+//! Most tests are data: fixture files under `harness/tests/lang/` run
+//! through one `check` helper each. Set `UPDATE_EXPECT=1` to rewrite the
+//! expectations from what lockstep does today, then review the diff.
+
+mod examples;
+mod lang;
+mod support;
