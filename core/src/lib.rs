@@ -11,6 +11,7 @@
 
 pub mod diagnostic;
 pub mod driver;
+pub mod engine;
 pub mod exec;
 pub mod link;
 pub mod lks;
