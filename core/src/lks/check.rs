@@ -767,7 +767,7 @@ impl FnChecker {
         let checked_args: Vec<thir::Expr> = args.iter().map(|a| self.check_expr(cx, a)).collect();
         if callee.module.is_none() && callee.name.name == PRINT {
             if checked_args.len() != 1 {
-                cx.error(callee.span, format!("`print` takes 1 argument, but {} were given", checked_args.len()));
+                cx.error(callee.span, format!("`print` takes 1 argument, but {} given", count_verb(checked_args.len())));
                 return error_expr();
             }
             let mut checked_args = checked_args;
@@ -795,16 +795,13 @@ impl FnChecker {
         let symbol = Symbol::new(&module, &callee.name.name);
         let Some(sig) = cx.signatures.get(&symbol).cloned() else { return error_expr() };
         if sig.params.len() != checked_args.len() {
-            let s = if sig.params.len() == 1 { "" } else { "s" };
-            cx.error(
-                callee.span,
-                format!(
-                    "`{}` takes {} argument{s}, but {} were given",
-                    callee.name.name,
-                    sig.params.len(),
-                    checked_args.len()
-                ),
+            let message = format!(
+                "`{}` takes {}, but {} given",
+                callee.name.name,
+                count(sig.params.len(), "argument"),
+                count_verb(checked_args.len())
             );
+            cx.error(callee.span, message);
             return error_expr();
         }
         for ((arg, ty), span) in checked_args.iter().zip(&sig.params).zip(args.iter().map(|a| a.span)) {
@@ -815,5 +812,23 @@ impl FnChecker {
             None => ExprTy::Unit,
         };
         thir::Expr { ty, kind: thir::ExprKind::Call { callee: symbol, args: checked_args } }
+    }
+}
+
+/// `1 argument`, `2 arguments`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `1 was`, `2 were`.
+fn count_verb(n: usize) -> String {
+    if n == 1 {
+        "1 was".to_string()
+    } else {
+        format!("{n} were")
     }
 }

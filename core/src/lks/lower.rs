@@ -42,7 +42,9 @@ pub fn lower_function(
             .into_iter()
             .map(|b| BasicBlock {
                 statements: b.statements,
-                terminator: b.terminator.unwrap_or(Terminator::Return(None)),
+                // Only unreachable blocks are left open; give them a
+                // well-typed exit so the function still validates.
+                terminator: b.terminator.unwrap_or_else(|| Terminator::Return(f.signature.ret.map(zero))),
             })
             .collect(),
         externs: builder.externs,
@@ -102,6 +104,11 @@ impl Builder<'_> {
     }
 
     fn diverge(&mut self) {
+        // A fresh, empty block is already as dead as it gets.
+        let current = &self.blocks[self.current];
+        if current.terminator.is_none() && current.statements.is_empty() && self.current != 0 {
+            return;
+        }
         let dead = self.new_block();
         self.switch_to(dead);
     }
