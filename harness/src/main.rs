@@ -1,9 +1,14 @@
-//! The `lockstep` command line: `build`, `run` and `check` a `.lks` project.
+//! The `lockstep` command line: `build`, `run` and `check` a `.lks` project,
+//! and look after the artifact cache.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lockstep_core::diagnostic::DiagnosticStyle;
-use lockstep_core::driver::{self, BuildOptions};
+use lockstep_core::driver::{self, BuildOptions, Scheduling};
+use lockstep_core::engine::cache::{parse_size, ArtifactCache};
+use lockstep_core::engine::report::BuildReport;
+use lockstep_core::engine::session::CguMode;
 use lockstep_core::llvm::OptLevel;
+use lockstep_scheduler::fuzz::Strategy;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,10 +16,14 @@ use std::process::ExitCode;
 ///
 /// A project is a directory of `.lks` modules whose root is `main.lks`. Try:
 ///
-///   lockstep run examples/tour
+///   lockstep run examples/tour            build it, then run it
+///   lockstep build examples/tour --report r.json
+///   lockstep build examples/tour --explain main::tri
 ///
-/// Errors in the program are reported as `FILE:LINE:COL: error: MESSAGE`
-/// with exit status 1.
+/// Builds are incremental: a body edit recompiles one function, a
+/// signature edit its callers too, a comment edit nothing. Artifacts are
+/// cached in DIR/.lockstep/cache (or --cache-dir). Errors in the program are
+/// reported as `FILE:LINE:COL: error: MESSAGE` with exit status 1.
 #[derive(Debug, Parser)]
 #[command(name = "lockstep", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -45,6 +54,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Diagnostics::Short)]
         diagnostics: Diagnostics,
     },
+    /// Inspect or trim the artifact cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// Entries and bytes per layer.
+    Stats {
+        #[arg(long, value_name = "DIR", default_value = ".lockstep/cache")]
+        cache_dir: PathBuf,
+    },
+    /// Evict least recently used entries until the cache fits.
+    Gc {
+        #[arg(long, value_name = "DIR", default_value = ".lockstep/cache")]
+        cache_dir: PathBuf,
+        /// Upper bound, e.g. `500M`, `2G`, `65536`.
+        #[arg(long, value_name = "SIZE")]
+        max_size: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,8 +86,8 @@ struct BuildArgs {
     /// Optimise with LLVM's O2 pipeline (debug builds run no LLVM passes).
     #[arg(long)]
     release: bool,
-    /// LLVM target triple for the objects [default: the host]. Only host
-    /// objects can be linked.
+    /// LLVM target triple [default: the host]. Only host objects are
+    /// linked; for another target the objects go to the output directory.
     #[arg(long, value_name = "TRIPLE")]
     target: Option<String>,
     /// The C compiler driver used to link [default: $LOCKSTEP_CC or `cc`].
@@ -65,12 +96,56 @@ struct BuildArgs {
     /// How to show errors in the program: one line each, or with the source.
     #[arg(long, value_enum, default_value_t = Diagnostics::Short)]
     diagnostics: Diagnostics,
+    /// The artifact cache [default: DIR/.lockstep/cache]. Builds may share one.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Codegen units: one object per module, or per function (merged per
+    /// module with `ld -r`).
+    #[arg(long, value_enum, default_value_t = Cgu::Module)]
+    cgu: Cgu,
+    /// Link-time optimisation: cache LLVM bitcode, merge and optimise it at
+    /// link time.
+    #[arg(long)]
+    lto: bool,
+    /// Recompile every cache hit and fail loudly if it differs.
+    #[arg(long)]
+    verify_cache: bool,
+    /// Write a JSON report of what the build did (also when it fails).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Say why MODULE::FUNCTION was or was not recompiled.
+    #[arg(long, value_name = "MODULE::FUNCTION")]
+    explain: Option<String>,
+    /// Codegen workers [default: available parallelism; a `make` jobserver
+    /// is honoured].
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    jobs: Option<usize>,
+    /// Build under the deterministic fuzzed scheduler: `random:SEED` or
+    /// `pct:SEED:DEPTH` (a testing aid: one OS thread, replayable).
+    #[arg(long, value_name = "STRATEGY")]
+    schedule: Option<String>,
+    /// Write the fuzzed scheduler's schedule string to FILE.
+    #[arg(long, value_name = "FILE")]
+    schedule_trace: Option<PathBuf>,
+    /// Replay a schedule written by --schedule-trace.
+    #[arg(long, value_name = "FILE", conflicts_with = "schedule")]
+    replay_schedule: Option<PathBuf>,
+    /// Make the codegen of MODULE::FUNCTION fail: `codegen:MODULE::FUNCTION`
+    /// (a testing aid for failure handling; repeatable).
+    #[arg(long, value_name = "codegen:MODULE::FUNCTION")]
+    inject_fault: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Diagnostics {
     Short,
     Rich,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Cgu {
+    Module,
+    Function,
 }
 
 impl From<Diagnostics> for DiagnosticStyle {
@@ -83,14 +158,40 @@ impl From<Diagnostics> for DiagnosticStyle {
 }
 
 impl BuildArgs {
-    fn options(&self, output: Option<PathBuf>) -> BuildOptions {
+    fn options(&self, output: Option<PathBuf>) -> Result<BuildOptions, String> {
         let mut options = BuildOptions::new(&self.dir);
         options.output = output;
         options.opt = if self.release { OptLevel::Release } else { OptLevel::Debug };
         options.target = self.target.clone();
         options.linker = self.linker.clone();
         options.diagnostics = self.diagnostics.into();
-        options
+        options.cache_dir = self.cache_dir.clone();
+        options.cgu = match self.cgu {
+            Cgu::Module => CguMode::Module,
+            Cgu::Function => CguMode::Function,
+        };
+        options.lto = self.lto;
+        options.verify_cache = self.verify_cache;
+        options.explain = self.explain.clone();
+        if self.jobs == Some(0) {
+            return Err("-j needs at least 1 worker".to_string());
+        }
+        options.jobs = self.jobs;
+        if let Some(text) = &self.schedule {
+            let strategy: Strategy = text.parse().map_err(|e| format!("--schedule {text}: {e}"))?;
+            options.scheduling = Scheduling::Fuzzed(strategy);
+        }
+        if let Some(path) = &self.replay_schedule {
+            let schedule = driver::load_schedule(path).map_err(|e| e.to_string())?;
+            options.scheduling = Scheduling::Fuzzed(Strategy::Replay(schedule));
+        }
+        if let Some(jobs) = self.jobs {
+            options.virtual_workers = jobs;
+        }
+        for fault in &self.inject_fault {
+            options.faults.insert(driver::parse_fault(fault).map_err(|e| format!("--inject-fault {e}"))?);
+        }
+        Ok(options)
     }
 }
 
@@ -100,23 +201,54 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Runs a build, writes the report and the explanation, and returns the
+/// executable on success.
+fn build(args: &BuildArgs, output: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+    let options = args.options(output).map_err(fail)?;
+    let result = driver::build(&options);
+    let report: BuildReport = match &result {
+        Ok(report) => report.clone(),
+        Err(e) => driver::failure_report(e, &options),
+    };
+    if let Some(path) = &args.report {
+        if let Err(e) = std::fs::write(path, report.to_json()) {
+            eprintln!("{}: error: cannot write the report: {e}", path.display());
+        }
+    }
+    if let Some(explain) = &report.explain {
+        eprintln!("{explain}");
+    }
+    if let (Some(path), Some(schedule)) = (&args.schedule_trace, &report.schedule) {
+        if let Err(e) = std::fs::write(path, schedule) {
+            eprintln!("{}: error: cannot write the schedule: {e}", path.display());
+        }
+    }
+    for problem in &report.cache_problems {
+        eprintln!("warning: cache: {problem} (treated as a miss)");
+    }
+    match result {
+        Ok(_) => Ok(options.output_path()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Build { build, output } => match driver::build(&build.options(output)) {
+        Command::Build { build: args, output } => match build(&args, output) {
             Ok(_) => ExitCode::SUCCESS,
-            Err(e) => fail(e),
+            Err(code) => code,
         },
-        Command::Run { build } => {
-            let exe = match driver::build(&build.options(None)) {
+        Command::Run { build: args } => {
+            let exe = match build(&args, None) {
                 Ok(exe) => exe,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             match std::process::Command::new(&exe).status() {
                 Ok(status) => match status.code() {
                     Some(code) => ExitCode::from(code as u8),
                     // Killed by a signal: report it the way shells do.
-                    None => ExitCode::from(128 + signal_of(&status) as u8),
+                    None => ExitCode::from(128u8.wrapping_add(signal_of(&status) as u8)),
                 },
                 Err(e) => fail(format!("error: cannot run `{}`: {e}", exe.display())),
             }
@@ -129,6 +261,48 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
+        Command::Cache { action } => cache_command(action),
+    }
+}
+
+fn cache_command(action: CacheAction) -> ExitCode {
+    match action {
+        CacheAction::Stats { cache_dir } => {
+            if !cache_dir.is_dir() {
+                return fail(format!("{}: error: no cache here", cache_dir.display()));
+            }
+            match ArtifactCache::open(&cache_dir) {
+                Ok(cache) => {
+                    let s = cache.stats();
+                    println!("cache: {}", cache_dir.display());
+                    println!("  layer 1 (IR):      {:>8} entries {:>12} bytes", s.ir_entries, s.ir_bytes);
+                    println!("  layer 2 (objects): {:>8} entries {:>12} bytes", s.object_entries, s.object_bytes);
+                    println!("  total:             {:>8} entries {:>12} bytes", s.ir_entries + s.object_entries, s.ir_bytes + s.object_bytes);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        CacheAction::Gc { cache_dir, max_size } => {
+            let Some(max) = parse_size(&max_size) else {
+                return fail(format!("error: --max-size {max_size}: expected a size such as 500M, 2G or 65536"));
+            };
+            if !cache_dir.is_dir() {
+                return fail(format!("{}: error: no cache here", cache_dir.display()));
+            }
+            match ArtifactCache::open(&cache_dir) {
+                Ok(cache) => {
+                    let (removed, freed) = cache.gc(max);
+                    let s = cache.stats();
+                    println!(
+                        "removed {removed} entries ({freed} bytes); {} bytes remain",
+                        s.ir_bytes + s.object_bytes
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
     }
 }
 

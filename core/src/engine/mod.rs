@@ -31,7 +31,11 @@
 //! ```
 
 pub mod cache;
+pub mod config;
 pub mod hash;
+pub mod manifest;
+pub mod report;
+pub mod session;
 
 use crate::mir::{self, EntryPoint, GlobalDef, Signature, Symbol, Ty, Visibility};
 use hash::ContentHash;

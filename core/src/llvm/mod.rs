@@ -100,32 +100,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::{Once, OnceLock};
 
-/// How hard LLVM works.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OptLevel {
-    /// No optimisation pipeline; code generation at O0.
-    Debug,
-    /// `default<O2>` (or the LTO pipelines at O2); code generation at O2.
-    Release,
-}
-
-/// What [`LlvmBackend::compile_unit`] and [`LlvmBackend::compile_entry`] emit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ArtifactKind {
-    /// A relocatable object file for `config.target`.
-    Object,
-    /// LLVM bitcode, input to [`LlvmBackend::lto_link`].
-    Bitcode,
-}
-
-/// Everything besides the MIR that decides the bytes the backend emits.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CodegenConfig {
-    pub opt: OptLevel,
-    /// An LLVM target triple; normalised before use.
-    pub target: String,
-    pub artifact: ArtifactKind,
-}
+pub use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 
 impl CodegenConfig {
     /// Object files for the machine we run on.
@@ -139,6 +114,13 @@ impl CodegenConfig {
 pub fn host_triple() -> String {
     let triple = TargetMachine::normalize_triple(&TargetMachine::get_default_triple());
     triple.as_str().to_string_lossy().into_owned()
+}
+
+/// `triple` in LLVM's normal form (`x86_64-linux-gnu` and
+/// `x86_64-unknown-linux-gnu` both name the host, for instance).
+pub fn normalize_triple(triple: &str) -> String {
+    let normalized = TargetMachine::normalize_triple(&TargetTriple::create(triple));
+    normalized.as_str().to_string_lossy().into_owned()
 }
 
 /// The LLVM in use, e.g. `llvm-14.0.6`, for cache keys.

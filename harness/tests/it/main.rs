@@ -6,4 +6,5 @@
 
 mod examples;
 mod lang;
+mod snapshots;
 mod support;

@@ -1,0 +1,140 @@
+//! What one build leaves for the next: the fingerprint of its inputs, every
+//! function's content hash broken into its parts, every unit's object key,
+//! the link key and the hash of the executable it wrote.
+//!
+//! The manifest is metadata, not an artifact: losing or corrupting it costs
+//! speed (no up-to-date shortcut, no relink skip, vaguer `--explain`), never
+//! correctness, because every artifact is found by content hash.
+
+use crate::engine::cache::write_atomic;
+use crate::engine::hash::{ContentHash, FunctionContentHash};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Bump when the manifest's shape changes; other versions are ignored.
+const MANIFEST_VERSION: u32 = 1;
+
+/// One function's inputs as of a build.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub hash: FunctionContentHash,
+    /// Signature hash of each callee, by `module::name`.
+    pub callee_signatures: BTreeMap<String, ContentHash>,
+    /// Type of each referenced global, by `module::name`.
+    pub global_types: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// Hash of every source file and every build option.
+    pub inputs: ContentHash,
+    pub functions: BTreeMap<String, FunctionRecord>,
+    pub units: BTreeMap<String, ContentHash>,
+    pub link_key: ContentHash,
+    /// Hash of the executable this build wrote.
+    pub output_hash: ContentHash,
+    pub function_count: usize,
+    pub unit_count: usize,
+}
+
+impl Manifest {
+    pub fn new() -> Manifest {
+        Manifest { version: MANIFEST_VERSION, ..Manifest::default() }
+    }
+
+    /// Loads a manifest; anything unreadable is as good as none.
+    pub fn load(path: &Path) -> Option<Manifest> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        (manifest.version == MANIFEST_VERSION).then_some(manifest)
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// Whether the executable this manifest describes is on disk, intact.
+    pub fn output_intact(&self, output: &Path) -> bool {
+        std::fs::read(output).is_ok_and(|bytes| ContentHash::of(&bytes) == self.output_hash)
+    }
+}
+
+/// Says why `symbol` was (or was not) recompiled, comparing its inputs
+/// now with the previous build's.
+pub fn explain(symbol: &str, previous: Option<&FunctionRecord>, now: Option<&FunctionRecord>, l1_hit: Option<bool>) -> String {
+    let Some(now) = now else {
+        return format!("`{symbol}` is not a function of this program");
+    };
+    let Some(previous) = previous else {
+        return match l1_hit {
+            Some(true) => format!(
+                "`{symbol}` was not recompiled: the previous build here did not record it, but its IR was in the cache (content hash {})",
+                now.hash.combined.short()
+            ),
+            _ => format!("`{symbol}` was compiled: no previous build recorded it (new function, or first build here)"),
+        };
+    };
+    let mut reasons = Vec::new();
+    if previous.hash.body != now.hash.body {
+        reasons.push("its body changed".to_string());
+    }
+    if previous.hash.signature != now.hash.signature {
+        reasons.push("its signature (or visibility) changed".to_string());
+    }
+    if previous.hash.callees != now.hash.callees {
+        let mut names = Vec::new();
+        for (callee, sig) in &now.callee_signatures {
+            match previous.callee_signatures.get(callee) {
+                Some(old) if old == sig => {}
+                Some(_) => names.push(format!("the signature of `{callee}` changed")),
+                None => names.push(format!("it now calls `{callee}`")),
+            }
+        }
+        for callee in previous.callee_signatures.keys() {
+            if !now.callee_signatures.contains_key(callee) {
+                names.push(format!("it no longer calls `{callee}`"));
+            }
+        }
+        if names.is_empty() {
+            names.push("the set of functions it calls changed".to_string());
+        }
+        reasons.extend(names);
+    }
+    if previous.hash.globals != now.hash.globals {
+        let mut names = Vec::new();
+        for (global, ty) in &now.global_types {
+            match previous.global_types.get(global) {
+                Some(old) if old == ty => {}
+                Some(old) => names.push(format!("global `{global}` changed type from `{old}` to `{ty}`")),
+                None => names.push(format!("it now uses global `{global}`")),
+            }
+        }
+        for global in previous.global_types.keys() {
+            if !now.global_types.contains_key(global) {
+                names.push(format!("it no longer uses global `{global}`"));
+            }
+        }
+        if names.is_empty() {
+            names.push("the globals it uses changed".to_string());
+        }
+        reasons.extend(names);
+    }
+    if reasons.is_empty() && previous.hash.combined != now.hash.combined {
+        reasons.push("the compiler itself changed".to_string());
+    }
+    match (reasons.is_empty(), l1_hit) {
+        (true, Some(false)) => format!(
+            "`{symbol}` was recompiled although its inputs are unchanged: its cached IR was missing or unusable (content hash {})",
+            now.hash.combined.short()
+        ),
+        (true, _) => format!("`{symbol}` was not recompiled: its content hash {} is unchanged", now.hash.combined.short()),
+        (false, Some(true)) => format!(
+            "`{symbol}` was not recompiled: {} since the previous build, but IR for exactly these inputs was already cached",
+            reasons.join("; ")
+        ),
+        (false, _) => format!("`{symbol}` was recompiled: {}", reasons.join("; ")),
+    }
+}
