@@ -236,16 +236,8 @@ fn fuzz_strategies() -> Vec<(Strategy, usize)> {
 
 /// Runs `plan` in every mode and checks each run against `expected` and the engine's invariants.
 fn check_all_modes(plan: &Plan, failing: &BTreeSet<NodeId>, expected: &str) {
-    for workers in [1, 2, 8] {
-        let (outcome, link_order, counters) = run(plan, failing, ExecMode::Threads(Parallelism::fixed(workers)));
-        assert_eq!(render(plan, &outcome), expected, "{workers} threads");
-        let expected_links: Vec<NodeId> = plan.link_order().filter(|node| !outcome.skipped.contains(node)).collect();
-        assert_eq!(link_order, expected_links, "{workers} threads link in plan order");
-        assert!(outcome.stats.peak_in_flight <= workers, "{workers} threads: {:?}", outcome.stats);
-        assert!(counters.peak_running <= workers, "{workers} threads ran {} at once", counters.peak_running);
-        assert!(counters.workers_created <= workers);
-        assert_eq!(outcome.schedule, None);
-    }
+    // Fuzzed runs first: they cannot hang, so an engine bug that loses a node fails here with a
+    // message instead of leaving the threaded runs below waiting forever.
     for (strategy, virtual_workers) in fuzz_strategies() {
         let (outcome, _, counters) = run(plan, failing, fuzzed(strategy.clone(), virtual_workers));
         assert_eq!(render(plan, &outcome), expected, "{strategy}");
@@ -263,6 +255,16 @@ fn check_all_modes(plan: &Plan, failing: &BTreeSet<NodeId>, expected: &str) {
         assert_eq!(replayed.schedule.as_ref(), Some(&schedule), "{strategy}: replay records the same schedule");
         assert_eq!(replayed.stats.preemptions, outcome.stats.preemptions);
         assert_eq!(render(plan, &replayed), expected);
+    }
+    for workers in [1, 2, 8] {
+        let (outcome, link_order, counters) = run(plan, failing, ExecMode::Threads(Parallelism::fixed(workers)));
+        assert_eq!(render(plan, &outcome), expected, "{workers} threads");
+        let expected_links: Vec<NodeId> = plan.link_order().filter(|node| !outcome.skipped.contains(node)).collect();
+        assert_eq!(link_order, expected_links, "{workers} threads link in plan order");
+        assert!(outcome.stats.peak_in_flight <= workers, "{workers} threads: {:?}", outcome.stats);
+        assert!(counters.peak_running <= workers, "{workers} threads ran {} at once", counters.peak_running);
+        assert!(counters.workers_created <= workers);
+        assert_eq!(outcome.schedule, None);
     }
 }
 
