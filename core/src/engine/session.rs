@@ -9,7 +9,7 @@ use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
 use crate::engine::manifest::{self, FunctionRecord, Manifest};
-use crate::engine::report::{BuildReport, Failure, HitMiss};
+use crate::engine::report::{BuildReport, Failure};
 use crate::engine::{FrontEnd, FunctionFacts};
 use crate::exec::{self, CodegenStage, ExecMode, LinkStage, NodeId, Plan, Stage};
 use crate::link::Linker;
