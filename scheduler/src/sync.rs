@@ -16,6 +16,11 @@ pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use std::sync::PoisonError;
 
+/// Process-wide one-time initialisation (LLVM's target registry, the
+/// backend's version string). Not modeled by loom: nothing that runs
+/// inside a loom model initialises global state.
+pub use std::sync::{Once, OnceLock};
+
 /// Atomic integers and booleans, from std or from loom.
 pub mod atomic {
     #[cfg(loom)]

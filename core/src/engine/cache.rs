@@ -17,6 +17,7 @@
 //! the wrong key is a miss: it is reported, removed, and rebuilt.
 
 use crate::engine::hash::ContentHash;
+use lockstep_scheduler::clock;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -218,7 +219,7 @@ impl ArtifactCache {
                 // Recency for `gc`: a hit is a use. Failure to record it
                 // only makes eviction slightly less accurate.
                 if let Ok(file) = std::fs::File::options().append(true).open(&path) {
-                    let _ = file.set_modified(std::time::SystemTime::now());
+                    let _ = file.set_modified(clock::file_time_now());
                 }
                 Lookup::Hit(payload)
             }
@@ -236,7 +237,7 @@ impl ArtifactCache {
     }
 
     /// Every entry file with its size and last use, oldest first.
-    fn entries(&self) -> Vec<(PathBuf, Layer, u64, std::time::SystemTime)> {
+    fn entries(&self) -> Vec<(PathBuf, Layer, u64, clock::FileTime)> {
         let mut out = Vec::new();
         for layer in Layer::ALL {
             let Ok(shards) = std::fs::read_dir(self.root.join(layer.dir())) else { continue };
@@ -248,7 +249,7 @@ impl ArtifactCache {
                         continue;
                     }
                     if let Ok(meta) = file.metadata() {
-                        let used = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                        let used = meta.modified().unwrap_or(clock::EPOCH);
                         out.push((path, layer, meta.len(), used));
                     }
                 }

@@ -1,7 +1,7 @@
 //! Stable content hashes and the function content hash.
 //!
 //! Everything here is BLAKE3 (256 bits): stable across processes, machines
-//! and releases of Rust, unlike `DefaultHasher`, and collision-resistant, so
+//! and releases of Rust, unlike std's seeded hashers, and collision-resistant, so
 //! equal keys mean equal inputs. Every hash starts with a domain tag, so a
 //! function key can never equal an object key by construction.
 

@@ -98,7 +98,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
-use std::sync::{Once, OnceLock};
+use lockstep_scheduler::sync::{Once, OnceLock};
 
 pub use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 
