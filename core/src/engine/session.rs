@@ -148,6 +148,12 @@ fn unit_key(backend: &str, config: &CodegenConfig, unit: &str, globals: &[Global
 /// Label of the entry unit; `$` keeps it apart from every module name.
 pub const ENTRY_UNIT: &str = "$entry";
 
+/// Plan labels, which name steps in schedules and in the report's
+/// `skipped`: a codegen step is named after its unit (`m3`, `m3::f7`,
+/// `$entry`), a link step after what it produces (`m3.o`, the module's
+/// object; `$entry.o`; `program`, the executable).
+pub const PROGRAM_NODE: &str = "program";
+
 /// What flows from codegen to the link stage.
 #[derive(Debug)]
 pub enum Artifact {
@@ -381,23 +387,23 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         let mut codegen_of: BTreeMap<usize, NodeId> = BTreeMap::new();
         for (i, unit) in units.iter().enumerate() {
             if unit.cached.is_none() {
-                codegen_of.insert(i, plan.add(format!("codegen({})", unit.name), Stage::Codegen, unit.cost, &[]));
+                codegen_of.insert(i, plan.add(unit.name.clone(), Stage::Codegen, unit.cost, &[]));
             }
         }
         let entry_codegen =
-            entry_cached.is_none().then(|| plan.add(format!("codegen({ENTRY_UNIT})"), Stage::Codegen, 1, &[]));
+            entry_cached.is_none().then(|| plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]));
         let mut link_nodes = Vec::new();
         let mut module_link: Vec<(NodeId, usize)> = Vec::new();
         for (m, module) in program.modules.iter().enumerate() {
             let deps: Vec<NodeId> =
                 units.iter().enumerate().filter(|(_, u)| u.module == m).filter_map(|(i, _)| codegen_of.get(&i).copied()).collect();
-            let node = plan.add(format!("link({})", module.name), Stage::Link, 1, &deps);
+            let node = plan.add(format!("{}.o", module.name), Stage::Link, 1, &deps);
             link_nodes.push(node);
             module_link.push((node, m));
         }
-        let entry_link = plan.add(format!("link({ENTRY_UNIT})"), Stage::Link, 1, &entry_codegen.into_iter().collect::<Vec<_>>());
+        let entry_link = plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &entry_codegen.into_iter().collect::<Vec<_>>());
         link_nodes.push(entry_link);
-        let final_link = options.link.then(|| plan.add("link(program)", Stage::Link, 1, &link_nodes));
+        let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
 
         // Link inputs are staged in a directory of this build's own, so
         // concurrent builds (even of other configurations) never see each
@@ -458,9 +464,19 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, options.mode);
         drop(staging_guard);
         report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
+        if let Some(divergence) = &outcome.replay_divergence {
+            // The build itself finished (with default choices from there
+            // on), but it did not replay what was asked: say so loudly.
+            report.status = "failed";
+            report.failed.push(Failure {
+                function: None,
+                unit: None,
+                error: format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
+            });
+        }
         for (node, error) in &outcome.failed {
             let label = plan.label(*node).to_string();
-            let unit_name = label.strip_prefix("codegen(").and_then(|l| l.strip_suffix(')'));
+            let unit_name = (plan.stage(*node) == Stage::Codegen).then_some(label.as_str());
             let function = unit_name.and_then(|u| {
                 units.iter().find(|x| x.name == u).and_then(|x| {
                     x.functions.iter().map(|&i| &functions[i].symbol).find(|s| options.faults.contains(s)).map(|s| s.to_string())
@@ -480,7 +496,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             }
         }
         report.codegened_units.sort();
-        if !outcome.succeeded() {
+        if !outcome.succeeded() || report.status == "failed" {
             report.status = "failed";
             return SessionResult { report, succeeded: false };
         }
