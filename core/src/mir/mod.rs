@@ -13,6 +13,7 @@
 pub mod interp;
 pub mod passes;
 pub mod text;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
