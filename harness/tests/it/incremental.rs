@@ -12,7 +12,10 @@
 //! edit FILE "OLD" "NEW"      replace the only occurrence of OLD (JSON strings)
 //! write FILE "CONTENT"       create or overwrite a module
 //! delete FILE                remove a module
-//! corrupt-cache SEED         damage cache entries (truncate, flip, delete)
+//! corrupt-cache all          damage every cache entry (truncate, flip, delete)
+//! corrupt-cache SEED         damage some entries, chosen by SEED; which ones
+//!                            depends on the keys, so the step's summary
+//!                            only records the status
 //! build [FLAGS...]           run `lockstep build` (exactly one per step)
 //! ```
 
@@ -76,7 +79,7 @@ fn project_files(fixture: &Fixture) -> Vec<(String, String)> {
 
 /// Damages cache entries deterministically from `seed`: truncates one,
 /// flips a byte in another, deletes a third, and so on round-robin.
-pub fn corrupt_cache(cache: &Path, seed: u64) -> usize {
+pub fn corrupt_cache(cache: &Path, seed: u64, all: bool) -> usize {
     let mut files = Vec::new();
     collect_files(cache, &mut files);
     files.retain(|p| p.extension().is_some_and(|e| e == "bin"));
@@ -87,18 +90,20 @@ pub fn corrupt_cache(cache: &Path, seed: u64) -> usize {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        if state % 3 != 0 {
+        if !all && state % 3 != 0 {
             continue;
         }
         damaged += 1;
-        match i % 3 {
+        // `all` truncates every entry, so how many problems the next build
+        // reports does not depend on how the keys happen to sort.
+        match if all { 0 } else { i % 3 } {
             0 => {
                 let bytes = std::fs::read(file).expect("read entry");
                 std::fs::write(file, &bytes[..bytes.len() / 2]).expect("truncate");
             }
             1 => {
                 let mut bytes = std::fs::read(file).expect("read entry");
-                let at = (state as usize) % bytes.len();
+                let at = if all { bytes.len() / 3 } else { (state as usize) % bytes.len() };
                 bytes[at] ^= 0x5a;
                 std::fs::write(file, bytes).expect("flip");
             }
@@ -153,6 +158,7 @@ fn run_script(fixture: &Fixture) -> Fixture {
         actual.sections.push((name.clone(), body.clone()));
         let Some(step) = name.strip_prefix("step") else { continue };
         let mut build_flags: Option<Vec<String>> = None;
+        let mut random_damage = false;
         for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
             match command {
@@ -177,8 +183,12 @@ fn run_script(fixture: &Fixture) -> Fixture {
                     std::fs::remove_file(proj.join(rest)).expect("delete");
                 }
                 "corrupt-cache" => {
-                    let seed: u64 = rest.parse().expect("seed");
-                    assert!(corrupt_cache(&proj.join(".lockstep/cache"), seed) > 0, "nothing to corrupt");
+                    let (seed, all) = match rest {
+                        "all" => (0, true),
+                        seed => (seed.parse().expect("seed"), false),
+                    };
+                    random_damage |= !all;
+                    assert!(corrupt_cache(&proj.join(".lockstep/cache"), seed, all) > 0, "nothing to corrupt");
                 }
                 "build" => build_flags = Some(rest.split_whitespace().map(str::to_string).collect()),
                 other => panic!("step{step}: unknown command `{other}`"),
@@ -192,7 +202,10 @@ fn run_script(fixture: &Fixture) -> Fixture {
             serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).expect("report written"))
                 .expect("report is JSON");
         assert_eq!(out.status.success(), report["status"] == "ok", "exit status agrees with the report");
-        let summary = summarize(&report, &text(&out.stderr));
+        let mut summary = summarize(&report, &text(&out.stderr));
+        if random_damage {
+            summary = format!("status: {}\n", report["status"].as_str().unwrap_or("?"));
+        }
         actual.sections.push((format!("expect{step}"), summary));
         let exe = tmp.path().join("exe");
         if out.status.success() {

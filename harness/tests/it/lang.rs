@@ -35,7 +35,8 @@ fn run_case(fixture: &Fixture) -> Fixture {
     // The interpreter is the second opinion.
     let checked = lockstep_core::lks::check_dir(&project, DiagnosticStyle::Short).expect("built, so it checks");
     let program = lockstep_core::lks::lower_program(&checked);
-    let outcome = interp::run(&program, &interp::Limits::default()).expect("interpreter runs the program");
+    let limits = interp::Limits { max_call_depth: 1_000_000, ..interp::Limits::default() };
+    let outcome = interp::run(&program, &limits).expect("interpreter runs the program");
     assert_eq!(
         (text(&outcome.stdout), outcome.exit_status, text(&outcome.stderr)),
         (text(&run.stdout), status, text(&run.stderr)),

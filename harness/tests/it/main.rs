@@ -6,7 +6,7 @@
 
 mod examples;
 mod incremental;
-mod parallel;
-//mod lang;
-//mod snapshots;
+//mod parallel;
+mod lang;
+mod snapshots;
 mod support;
