@@ -144,7 +144,10 @@ pub enum BuildError {
     Frontend(FrontendError),
     /// The build ran and failed; the report says what failed.
     Failed(Box<BuildReport>),
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     Usage(String),
 }
 
@@ -281,7 +284,10 @@ impl BackendFactory for LlvmBackends {
 }
 
 /// Groups a module's initialiser and functions into its codegen unit.
-pub fn module_unit(module: &lks::check::CheckedModule, lower: impl Fn(&thir::Function) -> mir::Function) -> CodegenUnit {
+pub fn module_unit(
+    module: &lks::check::CheckedModule,
+    lower: impl Fn(&thir::Function) -> mir::Function,
+) -> CodegenUnit {
     let mut functions = vec![lower(&module.init)];
     functions.extend(module.functions.iter().map(lower));
     CodegenUnit { name: module.name.clone(), globals: module.globals.clone(), functions }
@@ -353,8 +359,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     }
     let cache_dir = options.cache_dir();
-    let cache =
-        ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
+    let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
     let mode = match &options.scheduling {
         Scheduling::Threads => ExecMode::Threads(Parallelism::from_env(options.jobs)),
         Scheduling::Fuzzed(strategy) => {
@@ -405,9 +410,7 @@ pub fn failure_report(error: &BuildError, options: &BuildOptions) -> BuildReport
 
 /// Parses `--inject-fault codegen:MODULE::FUNCTION`.
 pub fn parse_fault(text: &str) -> Result<Symbol, String> {
-    let rest = text
-        .strip_prefix("codegen:")
-        .ok_or_else(|| format!("`{text}`: expected `codegen:MODULE::FUNCTION`"))?;
+    let rest = text.strip_prefix("codegen:").ok_or_else(|| format!("`{text}`: expected `codegen:MODULE::FUNCTION`"))?;
     let (module, name) =
         rest.split_once("::").ok_or_else(|| format!("`{text}`: expected `codegen:MODULE::FUNCTION`"))?;
     Ok(Symbol::new(module, name))

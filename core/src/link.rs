@@ -62,7 +62,9 @@ impl Linker {
     pub fn choose(explicit: Option<&Path>) -> Linker {
         let program = match explicit {
             Some(p) => p.to_path_buf(),
-            None => std::env::var_os(LINKER_ENV).filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from("cc"), PathBuf::from),
+            None => std::env::var_os(LINKER_ENV)
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| PathBuf::from("cc"), PathBuf::from),
         };
         Linker { program }
     }
@@ -90,7 +92,11 @@ impl Linker {
             .join(" ");
         let result = Command::new(&self.program).args(&args).env("LC_ALL", "C").output();
         match result {
-            Err(e) => Err(LinkError { command, detail: format!("cannot run `{}`: {e}", self.program.display()), status: None }),
+            Err(e) => Err(LinkError {
+                command,
+                detail: format!("cannot run `{}`: {e}", self.program.display()),
+                status: None,
+            }),
             Ok(out) if out.status.success() => Ok(()),
             Ok(out) => Err(LinkError {
                 command,

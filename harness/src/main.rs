@@ -277,7 +277,11 @@ fn cache_command(action: CacheAction) -> ExitCode {
                     println!("cache: {}", cache_dir.display());
                     println!("  layer 1 (IR):      {:>8} entries {:>12} bytes", s.ir_entries, s.ir_bytes);
                     println!("  layer 2 (objects): {:>8} entries {:>12} bytes", s.object_entries, s.object_bytes);
-                    println!("  total:             {:>8} entries {:>12} bytes", s.ir_entries + s.object_entries, s.ir_bytes + s.object_bytes);
+                    println!(
+                        "  total:             {:>8} entries {:>12} bytes",
+                        s.ir_entries + s.object_entries,
+                        s.ir_bytes + s.object_bytes
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
@@ -294,10 +298,7 @@ fn cache_command(action: CacheAction) -> ExitCode {
                 Ok(cache) => {
                     let (removed, freed) = cache.gc(max);
                     let s = cache.stats();
-                    println!(
-                        "removed {removed} entries ({freed} bytes); {} bytes remain",
-                        s.ir_bytes + s.object_bytes
-                    );
+                    println!("removed {removed} entries ({freed} bytes); {} bytes remain", s.ir_bytes + s.object_bytes);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),

@@ -30,4 +30,3 @@ pub struct CodegenConfig {
     pub target: String,
     pub artifact: ArtifactKind,
 }
-

@@ -151,7 +151,8 @@ impl FunctionContentHash {
         callees: impl IntoIterator<Item = (&'a Symbol, &'a Signature)>,
         globals: impl IntoIterator<Item = (&'a Symbol, Ty)>,
     ) -> FunctionContentHash {
-        let signature_hash = StableHasher::new("lockstep.signature").serialized(&(symbol, visibility, signature)).finish();
+        let signature_hash =
+            StableHasher::new("lockstep.signature").serialized(&(symbol, visibility, signature)).finish();
         let mut callee_hasher = StableHasher::new("lockstep.callees");
         for (callee, sig) in callees {
             callee_hasher.serialized(&(callee, sig));

@@ -64,7 +64,12 @@ impl Manifest {
 
 /// Says why `symbol` was (or was not) recompiled, comparing its inputs
 /// now with the previous build's.
-pub fn explain(symbol: &str, previous: Option<&FunctionRecord>, now: Option<&FunctionRecord>, l1_hit: Option<bool>) -> String {
+pub fn explain(
+    symbol: &str,
+    previous: Option<&FunctionRecord>,
+    now: Option<&FunctionRecord>,
+    l1_hit: Option<bool>,
+) -> String {
     let Some(now) = now else {
         return format!("`{symbol}` is not a function of this program");
     };

@@ -65,7 +65,8 @@ pub struct BuildReport {
 
 impl BuildReport {
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"status\":\"failed\",\"error\":\"{e}\"}}"));
+        let mut text = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"status\":\"failed\",\"error\":\"{e}\"}}"));
         text.push('\n');
         text
     }

@@ -117,7 +117,11 @@ struct UnitState {
     cached: Option<Vec<u8>>,
 }
 
-fn record_of(facts: &FunctionFacts, hash: FunctionContentHash, program: &crate::engine::ProgramFacts) -> FunctionRecord {
+fn record_of(
+    facts: &FunctionFacts,
+    hash: FunctionContentHash,
+    program: &crate::engine::ProgramFacts,
+) -> FunctionRecord {
     let callee_signatures = facts
         .callees
         .iter()
@@ -136,7 +140,13 @@ fn record_of(facts: &FunctionFacts, hash: FunctionContentHash, program: &crate::
 
 /// The object key of a unit: its IR, its globals, and the whole codegen
 /// configuration.
-fn unit_key(backend: &str, config: &CodegenConfig, unit: &str, globals: &[GlobalDef], ir: &[ContentHash]) -> ContentHash {
+fn unit_key(
+    backend: &str,
+    config: &CodegenConfig,
+    unit: &str,
+    globals: &[GlobalDef],
+    ir: &[ContentHash],
+) -> ContentHash {
     let mut h = StableHasher::new("lockstep.object");
     h.str(compiler_fingerprint()).str(backend).serialized(config).str(unit).serialized(&globals);
     for i in ir {
@@ -194,7 +204,9 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             let callees: Vec<(&Symbol, mir::Signature)> = facts
                 .callees
                 .iter()
-                .map(|c| (c, program.signature_of(c).cloned().unwrap_or(mir::Signature { params: Vec::new(), ret: None })))
+                .map(|c| {
+                    (c, program.signature_of(c).cloned().unwrap_or(mir::Signature { params: Vec::new(), ret: None }))
+                })
                 .collect();
             let globals: Vec<(&Symbol, mir::Ty)> =
                 facts.globals.iter().map(|g| (g, program.global_type(g).unwrap_or(mir::Ty::I64))).collect();
@@ -390,18 +402,22 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
                 codegen_of.insert(i, plan.add(unit.name.clone(), Stage::Codegen, unit.cost, &[]));
             }
         }
-        let entry_codegen =
-            entry_cached.is_none().then(|| plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]));
+        let entry_codegen = entry_cached.is_none().then(|| plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]));
         let mut link_nodes = Vec::new();
         let mut module_link: Vec<(NodeId, usize)> = Vec::new();
         for (m, module) in program.modules.iter().enumerate() {
-            let deps: Vec<NodeId> =
-                units.iter().enumerate().filter(|(_, u)| u.module == m).filter_map(|(i, _)| codegen_of.get(&i).copied()).collect();
+            let deps: Vec<NodeId> = units
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.module == m)
+                .filter_map(|(i, _)| codegen_of.get(&i).copied())
+                .collect();
             let node = plan.add(format!("{}.o", module.name), Stage::Link, 1, &deps);
             link_nodes.push(node);
             module_link.push((node, m));
         }
-        let entry_link = plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &entry_codegen.into_iter().collect::<Vec<_>>());
+        let entry_link =
+            plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &entry_codegen.into_iter().collect::<Vec<_>>());
         link_nodes.push(entry_link);
         let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
 
@@ -479,7 +495,11 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             let unit_name = (plan.stage(*node) == Stage::Codegen).then_some(label.as_str());
             let function = unit_name.and_then(|u| {
                 units.iter().find(|x| x.name == u).and_then(|x| {
-                    x.functions.iter().map(|&i| &functions[i].symbol).find(|s| options.faults.contains(s)).map(|s| s.to_string())
+                    x.functions
+                        .iter()
+                        .map(|&i| &functions[i].symbol)
+                        .find(|s| options.faults.contains(s))
+                        .map(|s| s.to_string())
                 })
             });
             report.failed.push(Failure {
@@ -591,7 +611,9 @@ impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
         }
         let Some(&u) = self.node_unit.get(&node) else { return Err(format!("no unit for node {node:?}")) };
         let unit = &self.units[u];
-        if let Some(fault) = unit.functions.iter().map(|&i| &self.functions[i].symbol).find(|s| self.faults.contains(*s)) {
+        if let Some(fault) =
+            unit.functions.iter().map(|&i| &self.functions[i].symbol).find(|s| self.faults.contains(*s))
+        {
             return Err(format!("injected fault: codegen of `{fault}` fails (--inject-fault)"));
         }
         // The payload (MIR) is assembled here, on the worker, only while
@@ -628,11 +650,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 impl<B: BackendFactory> LinkWork<'_, B> {
-    fn artifact_bytes<'x>(
-        &'x self,
-        unit: usize,
-        inputs: &'x [(NodeId, &'x Artifact)],
-    ) -> Result<&'x [u8], String> {
+    fn artifact_bytes<'x>(&'x self, unit: usize, inputs: &'x [(NodeId, &'x Artifact)]) -> Result<&'x [u8], String> {
         if let Some(bytes) = &self.units[unit].cached {
             return Ok(bytes);
         }

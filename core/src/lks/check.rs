@@ -78,7 +78,8 @@ fn resolve_type(ty: &ast::TypeRef, diagnostics: &mut Vec<Diagnostic>) -> Option<
         "i64" => Some(Ty::I64),
         "bool" => Some(Ty::Bool),
         other => {
-            diagnostics.push(Diagnostic::error(ty.name.span, format!("unknown type `{other}` (expected `i64` or `bool`)")));
+            diagnostics
+                .push(Diagnostic::error(ty.name.span, format!("unknown type `{other}` (expected `i64` or `bool`)")));
             None
         }
     }
@@ -388,8 +389,9 @@ impl<'a> ProgramContext<'a> {
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
         for (param, ty) in f.params.iter().zip(&signature.params) {
             if let Some(first) = seen.insert(&param.name.name, param.name.span) {
-                let d = Diagnostic::error(param.name.span, format!("parameter `{}` is declared twice", param.name.name))
-                    .with_note(Some(first), "first declared here");
+                let d =
+                    Diagnostic::error(param.name.span, format!("parameter `{}` is declared twice", param.name.name))
+                        .with_note(Some(first), "first declared here");
                 self.diagnostics.push(d);
             }
             checker.declare(&param.name.name, *ty, false);
@@ -510,7 +512,9 @@ impl FnChecker {
             ExprTy::Value(found) if found != ty => {
                 cx.error(span, format!("mismatched types: expected `{ty}`, found `{found}`"));
             }
-            ExprTy::Unit => cx.error(span, format!("expected a value of type `{ty}`, but this expression has no value")),
+            ExprTy::Unit => {
+                cx.error(span, format!("expected a value of type `{ty}`, but this expression has no value"))
+            }
             _ => {}
         }
     }
@@ -744,10 +748,7 @@ impl FnChecker {
                     Some(e) => match (then_checked.ty, e.ty) {
                         (ExprTy::Never, other) | (other, ExprTy::Never) => other,
                         (ExprTy::Value(a), ExprTy::Value(b)) if a != b => {
-                            cx.error(
-                                expr.span,
-                                format!("`if` and `else` have different types: `{a}` and `{b}`"),
-                            );
+                            cx.error(expr.span, format!("`if` and `else` have different types: `{a}` and `{b}`"));
                             ExprTy::Never
                         }
                         (ExprTy::Value(a), ExprTy::Value(_)) => ExprTy::Value(a),
@@ -757,7 +758,11 @@ impl FnChecker {
                 };
                 thir::Expr {
                     ty,
-                    kind: K::If { cond: Box::new(c), then_block: then_checked, else_branch: else_checked.map(Box::new) },
+                    kind: K::If {
+                        cond: Box::new(c),
+                        then_block: then_checked,
+                        else_branch: else_checked.map(Box::new),
+                    },
                 }
             }
         }
@@ -767,7 +772,10 @@ impl FnChecker {
         let checked_args: Vec<thir::Expr> = args.iter().map(|a| self.check_expr(cx, a)).collect();
         if callee.module.is_none() && callee.name.name == PRINT {
             if checked_args.len() != 1 {
-                cx.error(callee.span, format!("`print` takes 1 argument, but {} given", count_verb(checked_args.len())));
+                cx.error(
+                    callee.span,
+                    format!("`print` takes 1 argument, but {} given", count_verb(checked_args.len())),
+                );
                 return error_expr();
             }
             let mut checked_args = checked_args;

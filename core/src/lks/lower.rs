@@ -7,8 +7,8 @@
 
 use crate::lks::thir::{self, ExprKind, ExprTy, LocalIdx};
 use crate::mir::{
-    BasicBlock, BlockId, Const, Externs, Function, LocalId, Operand, Rvalue, Signature, Statement, Symbol,
-    Terminator, Ty, UnOp,
+    BasicBlock, BlockId, Const, Externs, Function, LocalId, Operand, Rvalue, Signature, Statement, Symbol, Terminator,
+    Ty, UnOp,
 };
 use std::collections::BTreeMap;
 
@@ -291,4 +291,3 @@ impl Builder<'_> {
         Some(Operand::Local(result))
     }
 }
-

@@ -5,11 +5,11 @@
 //! produces span-free [`thir`]) → `lower` (THIR → MIR).
 
 pub mod ast;
-pub mod lexer;
-pub mod parser;
 pub mod check;
+pub mod lexer;
 pub mod lower;
 pub mod modules;
+pub mod parser;
 pub mod thir;
 
 use crate::diagnostic::{render, DiagnosticStyle};

@@ -143,10 +143,8 @@ impl ModuleGraph {
                 if project.module(target).is_none() {
                     diagnostics.push(Diagnostic::error(import.module.span, format!("unknown module `{target}`")));
                 } else if target == &module.name {
-                    diagnostics.push(Diagnostic::error(
-                        import.module.span,
-                        format!("module `{target}` cannot import itself"),
-                    ));
+                    diagnostics
+                        .push(Diagnostic::error(import.module.span, format!("module `{target}` cannot import itself")));
                 } else if !imports.insert(target.clone()) {
                     diagnostics.push(Diagnostic::error(
                         import.module.span,
@@ -222,8 +220,11 @@ impl ModuleGraph {
     /// Initialisation order: a module after every module it imports, ties
     /// broken by module name. Requires an acyclic graph.
     pub fn init_order(&self) -> Vec<String> {
-        let mut remaining: BTreeMap<&String, usize> =
-            self.imports.iter().map(|(m, deps)| (m, deps.iter().filter(|d| self.imports.contains_key(*d)).count())).collect();
+        let mut remaining: BTreeMap<&String, usize> = self
+            .imports
+            .iter()
+            .map(|(m, deps)| (m, deps.iter().filter(|d| self.imports.contains_key(*d)).count()))
+            .collect();
         let mut importers: BTreeMap<&String, Vec<&String>> = BTreeMap::new();
         for (module, deps) in &self.imports {
             for dep in deps {

@@ -94,11 +94,11 @@ use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
+use lockstep_scheduler::sync::{Once, OnceLock};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
-use lockstep_scheduler::sync::{Once, OnceLock};
 
 pub use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 

@@ -41,7 +41,10 @@ fn json_strings(text: &str) -> Vec<String> {
 /// Summarises a report the way expectations are written.
 fn summarize(report: &serde_json::Value, stderr: &str) -> String {
     let list = |key: &str| -> String {
-        report[key].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+        report[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
     };
     let status = report["status"].as_str().unwrap_or("?");
     let mut out = format!("status: {status}\n");
@@ -226,8 +229,11 @@ fn run_script(fixture: &Fixture) -> Fixture {
 #[test]
 fn edit_sequences_recompile_exactly_what_changed() {
     let dir = workspace_root().join("harness/tests/incremental");
-    let mut paths: Vec<PathBuf> =
-        std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").path()).filter(|p| p.extension().is_some_and(|e| e == "test")).collect();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
     paths.sort();
     assert!(!paths.is_empty());
     let mut failures = Vec::new();

@@ -219,7 +219,7 @@ impl Pct {
         for (index, candidate) in candidates.iter().enumerate() {
             assert_valid_label(candidate);
             let priority = self.priority_of(job_of_label(candidate));
-            if best.map_or(true, |(_, best_priority)| priority > best_priority) {
+            if best.is_none_or(|(_, best_priority)| priority > best_priority) {
                 best = Some((index, priority));
             }
         }
