@@ -32,6 +32,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod deps;
 pub mod hash;
 pub mod manifest;
 pub mod report;
@@ -80,6 +81,29 @@ impl ProgramFacts {
         let module = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
         let m = &self.modules[module];
         std::iter::once(&m.init).chain(&m.functions).find(|f| &f.symbol == symbol).map(|f| &f.signature)
+    }
+
+    /// The content hash of one of this program's functions: its key in
+    /// Layer 1 (see [`hash::FunctionContentHash`] for what goes in).
+    pub fn content_hash(&self, f: &FunctionFacts) -> hash::FunctionContentHash {
+        let unknown = Signature { params: Vec::new(), ret: None };
+        let callees: Vec<(&Symbol, &Signature)> =
+            f.callees.iter().map(|c| (c, self.signature_of(c).unwrap_or(&unknown))).collect();
+        let globals: Vec<(&Symbol, Ty)> = f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))).collect();
+        hash::FunctionContentHash::compute(
+            &self.frontend,
+            &f.symbol,
+            f.visibility,
+            &f.signature,
+            f.body,
+            callees.iter().copied(),
+            globals.iter().copied(),
+        )
+    }
+
+    /// Every function (initialisers included), module by module.
+    pub fn all_functions(&self) -> impl Iterator<Item = &FunctionFacts> {
+        self.modules.iter().flat_map(|m| std::iter::once(&m.init).chain(&m.functions))
     }
 
     pub fn global_type(&self, symbol: &Symbol) -> Option<Ty> {

@@ -201,24 +201,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     for module in &program.modules {
         for (facts, is_init) in std::iter::once((&module.init, true)).chain(module.functions.iter().map(|f| (f, false)))
         {
-            let callees: Vec<(&Symbol, mir::Signature)> = facts
-                .callees
-                .iter()
-                .map(|c| {
-                    (c, program.signature_of(c).cloned().unwrap_or(mir::Signature { params: Vec::new(), ret: None }))
-                })
-                .collect();
-            let globals: Vec<(&Symbol, mir::Ty)> =
-                facts.globals.iter().map(|g| (g, program.global_type(g).unwrap_or(mir::Ty::I64))).collect();
-            let hash = FunctionContentHash::compute(
-                &program.frontend,
-                &facts.symbol,
-                facts.visibility,
-                &facts.signature,
-                facts.body,
-                callees.iter().map(|(s, sig)| (*s, sig)),
-                globals.iter().map(|(s, t)| (*s, *t)),
-            );
+            let hash = program.content_hash(facts);
             let key = hash.combined;
             let record = record_of(facts, hash, program);
             let (ir, hit) = match cache.get(Layer::Ir, &key) {
