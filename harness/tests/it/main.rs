@@ -5,8 +5,9 @@
 //! expectations from what lockstep does today, then review the diff.
 
 mod examples;
+mod fuzzing;
 mod incremental;
-//mod parallel;
+mod parallel;
 mod lang;
 mod snapshots;
 mod support;

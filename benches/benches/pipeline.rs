@@ -1,0 +1,189 @@
+//! Build benchmarks on a generated program (`LOCKSTEP_BENCH_SIZE`, default
+//! 50 modules × 40 functions).
+//!
+//! - `clean/{module,function}`: a build with an empty cache, per codegen
+//!   unit mode.
+//! - `noop/module`: nothing changed: the sources are read and hashed.
+//! - `body_edit/{module,function}`: one function's body changed.
+//! - `jobs/{1,2}`: clean builds with one and two codegen workers.
+//!
+//! After the criterion groups, `ratios` prints the acceptance figures
+//! (median of several runs each): no-op and body edit as a fraction of a
+//! clean build, and `-j2` as a fraction of `-j1`.
+//!
+//! Measured on the 2-core CI machine class (50×40, debug codegen):
+//! see the figures recorded in README.md ("Performance").
+
+use criterion::{criterion_group, Criterion};
+use lockstep_benches::{build, Workload};
+use lockstep_core::engine::session::CguMode;
+use std::time::{Duration, Instant};
+
+fn cgu_name(cgu: CguMode) -> &'static str {
+    cgu.name()
+}
+
+fn clean_builds(c: &mut Criterion) {
+    let w = Workload::new(1);
+    let mut group = c.benchmark_group("clean");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    for cgu in [CguMode::Module, CguMode::Function] {
+        group.bench_function(cgu_name(cgu), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    w.forget("clean");
+                    let mut o = w.options("clean");
+                    o.cgu = cgu;
+                    let start = Instant::now();
+                    build(&o);
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+fn incremental_builds(c: &mut Criterion) {
+    let w = Workload::new(2);
+    let mut group = c.benchmark_group("incremental");
+    group.sample_size(20);
+    let mut o = w.options("incr");
+    build(&o);
+    group.bench_function("noop/module", |b| b.iter(|| build(&o)));
+    // One counter for all groups: every edit is new, never a cache hit.
+    let mut variant = 0;
+    for cgu in [CguMode::Module, CguMode::Function] {
+        o.cgu = cgu;
+        build(&o);
+        group.bench_function(format!("body_edit/{}", cgu_name(cgu)), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    variant += 1;
+                    w.edit_one_body(variant);
+                    let start = Instant::now();
+                    let report = build(&o);
+                    total += start.elapsed();
+                    assert_eq!(report.recompiled_functions.len(), 1, "exactly one function recompiled");
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+fn jobs(c: &mut Criterion) {
+    let w = Workload::new(3);
+    let mut group = c.benchmark_group("jobs");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    for jobs in [1, 2] {
+        group.bench_function(format!("{jobs}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    w.forget("jobs");
+                    let mut o = w.options("jobs");
+                    o.jobs = Some(jobs);
+                    let start = Instant::now();
+                    build(&o);
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The acceptance figures, each the median of `runs` measurements.
+fn ratios() {
+    let runs: usize = std::env::var("LOCKSTEP_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let w = Workload::new(4);
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    for cgu in [CguMode::Module, CguMode::Function] {
+        let clean = median(
+            (0..runs)
+                .map(|_| {
+                    w.forget("ratio");
+                    let mut o = w.options("ratio");
+                    o.cgu = cgu;
+                    time(&mut || {
+                        build(&o);
+                    })
+                })
+                .collect(),
+        );
+        let mut o = w.options("ratio");
+        o.cgu = cgu;
+        build(&o);
+        let noop = median((0..runs).map(|_| time(&mut || drop(build(&o)))).collect());
+        let edit = median(
+            (0..runs)
+                .map(|i| {
+                    w.edit_one_body(1000 + i as u64);
+                    time(&mut || drop(build(&o)))
+                })
+                .collect(),
+        );
+        println!(
+            "ratios[{}x{} cgu={}]: clean {:.1} ms; no-op {:.2} ms = {:.2}% of clean; body edit {:.1} ms = {:.2}% of clean",
+            w.modules,
+            w.functions,
+            cgu.name(),
+            clean.as_secs_f64() * 1e3,
+            noop.as_secs_f64() * 1e3,
+            100.0 * noop.as_secs_f64() / clean.as_secs_f64(),
+            edit.as_secs_f64() * 1e3,
+            100.0 * edit.as_secs_f64() / clean.as_secs_f64(),
+        );
+    }
+    let clean_at = |jobs: usize| {
+        median(
+            (0..runs)
+                .map(|_| {
+                    w.forget("jobs");
+                    let mut o = w.options("jobs");
+                    o.jobs = Some(jobs);
+                    time(&mut || drop(build(&o)))
+                })
+                .collect(),
+        )
+    };
+    let (j1, j2) = (clean_at(1), clean_at(2));
+    println!(
+        "ratios[{}x{}]: clean -j1 {:.1} ms, -j2 {:.1} ms = {:.2}x of -j1",
+        w.modules,
+        w.functions,
+        j1.as_secs_f64() * 1e3,
+        j2.as_secs_f64() * 1e3,
+        j2.as_secs_f64() / j1.as_secs_f64()
+    );
+}
+
+criterion_group!(benches, clean_builds, incremental_builds, jobs);
+
+fn main() {
+    // `LOCKSTEP_BENCH_ONLY=ratios` skips the criterion groups.
+    if std::env::var("LOCKSTEP_BENCH_ONLY").as_deref() != Ok("ratios") {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+    // `cargo test --benches` runs each bench once as a smoke test (without
+    // `--bench`); the ratios are for real runs only.
+    if std::env::args().any(|a| a == "--bench") {
+        ratios();
+    }
+}

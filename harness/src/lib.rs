@@ -1,0 +1,11 @@
+//! lockstep-harness: the `lockstep` command line (`src/main.rs`) and the
+//! test harness's reusable parts.
+//!
+//! - [`gen`]: a seeded generator of random, valid multi-module `.lks`
+//!   programs, each with an equivalent C program (the differential oracle,
+//!   and the benches' workload).
+//! - [`fuzzing`]: the properties the fuzz targets check, callable from
+//!   tests for a bounded slice on every `cargo test`.
+
+pub mod fuzzing;
+pub mod gen;
