@@ -57,7 +57,9 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("threads_j2", |b| {
         b.iter(|| exec::execute(&plan, &Trivial, &mut Sum(0), ExecMode::Threads(Parallelism::fixed(2))))
     });
-    for (name, strategy) in [("fuzzed_random", Strategy::Random { seed: 7 }), ("fuzzed_pct3", Strategy::Pct { seed: 7, depth: 3 })] {
+    for (name, strategy) in
+        [("fuzzed_random", Strategy::Random { seed: 7 }), ("fuzzed_pct3", Strategy::Pct { seed: 7, depth: 3 })]
+    {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let chooser = Chooser::with_step_estimate(strategy.clone(), plan.event_count());

@@ -200,6 +200,7 @@ fn function_facts(f: &thir::Function) -> FunctionFacts {
         body: facts::body_hash(f),
         callees: refs.callees,
         globals: refs.globals,
+        weight: refs.nodes,
     }
 }
 

@@ -82,7 +82,9 @@ fn apply(text: &str, edit: Edit, pick: u64, value: u8) -> Option<String> {
         Edit::Whitespace | Edit::Comment => text.match_indices(['{', ';']).map(|(i, _)| i + 1).collect(),
         Edit::Literal => text
             .char_indices()
-            .filter(|(i, c)| c.is_ascii_digit() && !text[..*i].ends_with(|p: char| p.is_ascii_alphanumeric() || p == '_'))
+            .filter(|(i, c)| {
+                c.is_ascii_digit() && !text[..*i].ends_with(|p: char| p.is_ascii_alphanumeric() || p == '_')
+            })
             .map(|(i, _)| i)
             .collect(),
         Edit::Operator => text.match_indices(" + ").chain(text.match_indices(" - ")).map(|(i, _)| i + 1).collect(),
@@ -131,7 +133,8 @@ pub fn check_invalidation(data: &[u8]) -> usize {
     while let (Some(kind), Some(file), Some(pick), Some(value)) =
         (input.byte(), input.byte(), input.byte(), input.byte())
     {
-        let edit = [Edit::Whitespace, Edit::Comment, Edit::Literal, Edit::Operator, Edit::Visibility][kind as usize % 5];
+        let edit =
+            [Edit::Whitespace, Edit::Comment, Edit::Literal, Edit::Operator, Edit::Visibility][kind as usize % 5];
         let index = file as usize % files.len();
         let Some(text) = apply(&files[index].1, edit, u64::from(pick), value) else { continue };
         let mut edited = files.clone();

@@ -54,6 +54,9 @@ pub struct FunctionFacts {
     pub body: ContentHash,
     pub callees: BTreeSet<Symbol>,
     pub globals: BTreeSet<Symbol>,
+    /// Rough size of the body (e.g. its number of expressions): how the
+    /// coordinator orders work most-expensive-first. Not part of any key.
+    pub weight: u64,
 }
 
 /// One module: its globals, its initialiser and its functions.
@@ -89,7 +92,8 @@ impl ProgramFacts {
         let unknown = Signature { params: Vec::new(), ret: None };
         let callees: Vec<(&Symbol, &Signature)> =
             f.callees.iter().map(|c| (c, self.signature_of(c).unwrap_or(&unknown))).collect();
-        let globals: Vec<(&Symbol, Ty)> = f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))).collect();
+        let globals: Vec<(&Symbol, Ty)> =
+            f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))).collect();
         hash::FunctionContentHash::compute(
             &self.frontend,
             &f.symbol,

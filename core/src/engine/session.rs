@@ -90,31 +90,24 @@ impl SessionOptions {
     }
 }
 
-/// Where a function stands after the Layer 1 pass.
+/// One function of this build, as the producer sees it (no IR yet).
 #[derive(Debug)]
-struct FunctionState {
+struct FunctionEntry {
     symbol: Symbol,
     is_init: bool,
     record: FunctionRecord,
-    ir_hash: ContentHash,
-    /// IR produced in this build (a miss): kept for codegen, so it is not
-    /// read back from disk.
-    fresh_ir: Option<Vec<u8>>,
-    hit: bool,
 }
 
 /// One codegen unit of this build.
 #[derive(Debug)]
-struct UnitState {
+struct UnitPlan {
     name: String,
     module: usize,
     globals: Vec<GlobalDef>,
     /// Indices into the function list, in emission order.
     functions: Vec<usize>,
-    key: ContentHash,
-    cost: u64,
-    /// The cached artifact, on a hit.
-    cached: Option<Vec<u8>>,
+    /// Codegen of this unit must fail (`--inject-fault`).
+    faulted: Option<Symbol>,
 }
 
 fn record_of(
@@ -164,15 +157,38 @@ pub const ENTRY_UNIT: &str = "$entry";
 /// object; `$entry.o`; `program`, the executable).
 pub const PROGRAM_NODE: &str = "program";
 
-/// What flows from codegen to the link stage.
+/// What one codegen step found and made.
+#[derive(Debug)]
+pub struct UnitOutcome {
+    /// The unit's object (or bitcode).
+    pub bytes: Vec<u8>,
+    /// Its Layer 2 key.
+    pub key: ContentHash,
+    /// Layer 1 result per member function: (function index, hit).
+    pub ir_lookups: Vec<(usize, bool)>,
+    /// Whether the artifact came from Layer 2.
+    pub object_hit: bool,
+    /// Unusable cache entries met on the way (each was a miss).
+    pub problems: Vec<String>,
+}
+
+/// What flows from codegen to the link stage and on.
 #[derive(Debug)]
 pub enum Artifact {
-    /// An object or bitcode file's bytes.
-    Bytes(Vec<u8>),
-    /// Link inputs staged on disk (objects) or held for LTO (bitcode).
-    Staged { objects: Vec<PathBuf>, bitcode: Vec<Vec<u8>> },
-    /// The executable, written; the hash of its bytes.
-    Linked(ContentHash),
+    Unit(UnitOutcome),
+    /// Link inputs staged on disk (objects) or held for LTO (bitcode), with
+    /// the keys of the units they came from.
+    Staged {
+        objects: Vec<PathBuf>,
+        bitcode: Vec<Vec<u8>>,
+        keys: Vec<ContentHash>,
+    },
+    /// The final link step: the link key, and the executable's hash if it
+    /// was (re)written, `None` if the one on disk was already right.
+    Linked {
+        link_key: ContentHash,
+        written: Option<ContentHash>,
+    },
 }
 
 /// The result of a session.
@@ -182,7 +198,18 @@ pub struct SessionResult {
     pub succeeded: bool,
 }
 
+fn failure(function: Option<String>, unit: Option<String>, error: impl Into<String>) -> Failure {
+    Failure { function, unit, error: error.into() }
+}
+
 /// Runs one build session.
+///
+/// The producer (this thread) only hashes: it computes every function's
+/// content hash from the front end's facts and groups functions into
+/// units. Everything that touches the cache or LLVM happens in the plan's
+/// codegen steps, on the workers: Layer 1 lookups (lowering the misses),
+/// the unit's Layer 2 key, the Layer 2 lookup, and codegen on a miss. The
+/// link stage then consumes units strictly in module order.
 pub fn run_session<F: FrontEnd, B: BackendFactory>(
     frontend: &F,
     backends: &B,
@@ -195,98 +222,22 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let backend_id = backends.identity();
     let mut report = BuildReport { status: "ok", cgu: options.cgu.name(), ..BuildReport::default() };
 
-    // Layer 1: one lookup per function.
-    let mut functions: Vec<FunctionState> = Vec::new();
+    // Content hashes, and the units.
+    let mut functions: Vec<FunctionEntry> = Vec::new();
     let mut index_of: BTreeMap<Symbol, usize> = BTreeMap::new();
+    let mut weights: Vec<u64> = Vec::new();
     for module in &program.modules {
         for (facts, is_init) in std::iter::once((&module.init, true)).chain(module.functions.iter().map(|f| (f, false)))
         {
             let hash = program.content_hash(facts);
-            let key = hash.combined;
             let record = record_of(facts, hash, program);
-            let (ir, hit) = match cache.get(Layer::Ir, &key) {
-                Lookup::Hit(bytes) => (bytes, true),
-                other => {
-                    if let Lookup::Bad(why) = other {
-                        report.cache_problems.push(format!("IR of `{}`: {why}", facts.symbol));
-                    }
-                    match frontend.lower(&facts.symbol).map(|f| postcard::to_stdvec(&f)) {
-                        Some(Ok(bytes)) => {
-                            if let Err(e) = cache.put(Layer::Ir, &key, &bytes) {
-                                report.cache_problems.push(format!("storing IR of `{}`: {e}", facts.symbol));
-                            }
-                            (bytes, false)
-                        }
-                        _ => {
-                            report.status = "failed";
-                            report.failed.push(Failure {
-                                function: Some(facts.symbol.to_string()),
-                                unit: None,
-                                error: "the front end could not lower this function".to_string(),
-                            });
-                            (Vec::new(), false)
-                        }
-                    }
-                }
-            };
-            if hit && options.verify_cache {
-                let fresh = frontend.lower(&facts.symbol).and_then(|f| postcard::to_stdvec(&f).ok());
-                if fresh.as_deref() != Some(ir.as_slice()) {
-                    report.status = "failed";
-                    report.failed.push(Failure {
-                        function: Some(facts.symbol.to_string()),
-                        unit: None,
-                        error: format!(
-                            "--verify-cache: cached IR differs from a fresh lowering with the same content hash {} (body {}, signature {}, callees {}, globals {})",
-                            key.short(),
-                            record.hash.body.short(),
-                            record.hash.signature.short(),
-                            record.hash.callees.short(),
-                            record.hash.globals.short()
-                        ),
-                    });
-                }
-            }
-            let ir_hash = ContentHash::of(&ir);
-            if !is_init {
-                if hit {
-                    report.ir.hits += 1;
-                } else {
-                    report.ir.misses += 1;
-                    report.recompiled_functions.push(facts.symbol.to_string());
-                }
-            } else if !hit {
-                report.recompiled_initializers.push(module.name.clone());
-            }
             index_of.insert(facts.symbol.clone(), functions.len());
-            functions.push(FunctionState {
-                symbol: facts.symbol.clone(),
-                is_init,
-                record,
-                ir_hash,
-                fresh_ir: (!hit).then_some(ir),
-                hit,
-            });
+            functions.push(FunctionEntry { symbol: facts.symbol.clone(), is_init, record });
+            weights.push(facts.weight.max(1));
         }
     }
     report.functions = functions.iter().filter(|f| !f.is_init).count();
-    report.recompiled_functions.sort();
-    if let Some(symbol) = &options.explain {
-        let now = functions.iter().find(|f| f.symbol.to_string() == *symbol);
-        let text = manifest::explain(
-            symbol,
-            previous.and_then(|m| m.functions.get(symbol)),
-            now.map(|f| &f.record),
-            now.map(|f| f.hit),
-        );
-        report.explain = Some(text);
-    }
-    if report.status == "failed" {
-        return SessionResult { report, succeeded: false };
-    }
-
-    // Layer 2: one lookup per codegen unit.
-    let mut units: Vec<UnitState> = Vec::new();
+    let mut units: Vec<UnitPlan> = Vec::new();
     for (module_index, module) in program.modules.iter().enumerate() {
         let init = index_of[&module.init.symbol];
         let members: Vec<usize> = module.functions.iter().map(|f| index_of[&f.symbol]).collect();
@@ -303,52 +254,9 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             }
         };
         for (name, globals, members) in groups {
-            let ir: Vec<ContentHash> = members.iter().map(|&i| functions[i].ir_hash).collect();
-            let key = unit_key(&backend_id, &config, &name, &globals, &ir);
-            let forced = members.iter().any(|&i| options.faults.contains(&functions[i].symbol));
-            let cached = if forced {
-                None
-            } else {
-                match cache.get(Layer::Object, &key) {
-                    Lookup::Hit(bytes) => Some(bytes),
-                    Lookup::Miss => None,
-                    Lookup::Bad(why) => {
-                        report.cache_problems.push(format!("object of unit `{name}`: {why}"));
-                        None
-                    }
-                }
-            };
-            if let (Some(bytes), true) = (&cached, options.verify_cache) {
-                let unit = build_unit(frontend, cache, &functions, &name, &globals, &members);
-                let mut backend = backends.create();
-                match unit.and_then(|u| backend.compile_unit(&u, &config)) {
-                    Ok(fresh) if &fresh == bytes => {}
-                    Ok(_) => {
-                        report.status = "failed";
-                        report.failed.push(Failure {
-                            function: None,
-                            unit: Some(name.clone()),
-                            error: format!(
-                                "--verify-cache: cached {} differs from a fresh compile with the same key {}",
-                                if options.lto { "bitcode" } else { "object" },
-                                key.short()
-                            ),
-                        });
-                    }
-                    Err(e) => report.failed.push(Failure { function: None, unit: Some(name.clone()), error: e }),
-                }
-            }
-            if cached.is_some() {
-                report.objects.hits += 1;
-            } else {
-                report.objects.misses += 1;
-            }
-            let cost = members.iter().map(|&i| functions[i].fresh_ir.as_ref().map_or(64, |b| b.len() as u64)).sum();
-            units.push(UnitState { name, module: module_index, globals, functions: members, key, cost, cached });
+            let faulted = members.iter().map(|&i| &functions[i].symbol).find(|s| options.faults.contains(*s)).cloned();
+            units.push(UnitPlan { name, module: module_index, globals, functions: members, faulted });
         }
-    }
-    if report.status == "failed" {
-        return SessionResult { report, succeeded: false };
     }
     let entry_key = StableHasher::new("lockstep.entry")
         .str(compiler_fingerprint())
@@ -356,168 +264,162 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         .serialized(&config)
         .serialized(&program.entry)
         .finish();
-    let entry_cached = match cache.get(Layer::Object, &entry_key) {
-        Lookup::Hit(bytes) => Some(bytes),
-        _ => None,
-    };
 
-    let mut link_key = StableHasher::new("lockstep.link");
-    link_key.str(compiler_fingerprint()).str(&backend_id).serialized(&config).str(options.cgu.name());
-    link_key.bytes(options.linker.program.as_os_str().as_encoded_bytes());
-    for unit in &units {
-        link_key.str(&unit.name).hash(&unit.key);
+    // The plan: a codegen step per unit (most expensive first), then the
+    // ordered link queue: each module's object, the entry, the program.
+    let mut plan = Plan::new();
+    let unit_nodes: Vec<NodeId> = units
+        .iter()
+        .map(|u| plan.add(u.name.clone(), Stage::Codegen, u.functions.iter().map(|&i| weights[i]).sum(), &[]))
+        .collect();
+    let entry_codegen = plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]);
+    let mut module_links = BTreeMap::new();
+    let mut link_nodes = Vec::new();
+    for (m, module) in program.modules.iter().enumerate() {
+        let deps: Vec<NodeId> = units.iter().zip(&unit_nodes).filter(|(u, _)| u.module == m).map(|(_, n)| *n).collect();
+        let node = plan.add(format!("{}.o", module.name), Stage::Link, 1, &deps);
+        module_links.insert(node, m);
+        link_nodes.push(node);
     }
-    let link_key = link_key.hash(&entry_key).finish();
+    let entry_link = plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &[entry_codegen]);
+    link_nodes.push(entry_link);
+    let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
 
-    let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());
-    report.output = options.link.then(|| output_abs.display().to_string());
-
-    let all_hits = units.iter().all(|u| u.cached.is_some()) && entry_cached.is_some();
-    let up_to_date_link = previous.is_some_and(|m| m.link_key == link_key && m.output_intact(&options.output));
-    let mut output_hash = previous.map(|m| m.output_hash).unwrap_or_default();
-    if !(all_hits && up_to_date_link && options.link) {
-        // Build the plan: codegen for every miss, then the ordered link
-        // queue: one step per module, the entry, and the final link.
-        let mut plan = Plan::new();
-        let mut codegen_of: BTreeMap<usize, NodeId> = BTreeMap::new();
-        for (i, unit) in units.iter().enumerate() {
-            if unit.cached.is_none() {
-                codegen_of.insert(i, plan.add(unit.name.clone(), Stage::Codegen, unit.cost, &[]));
-            }
+    // Link inputs are staged in a directory of this build's own, so
+    // concurrent builds (even of other configurations) never see each
+    // other's files. Without a link (a cross target), the objects are the
+    // result and go to the output directory instead.
+    let staging_dir = if options.link {
+        tempfile::Builder::new().prefix("link-").tempdir_in(ensure_dir(&options.work_dir)).map(Some)
+    } else {
+        std::fs::create_dir_all(&options.output).map(|_| None)
+    };
+    let (staging_guard, staging_path) = match staging_dir {
+        Ok(Some(dir)) => {
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
         }
-        let entry_codegen = entry_cached.is_none().then(|| plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]));
-        let mut link_nodes = Vec::new();
-        let mut module_link: Vec<(NodeId, usize)> = Vec::new();
-        for (m, module) in program.modules.iter().enumerate() {
-            let deps: Vec<NodeId> = units
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| u.module == m)
-                .filter_map(|(i, _)| codegen_of.get(&i).copied())
-                .collect();
-            let node = plan.add(format!("{}.o", module.name), Stage::Link, 1, &deps);
-            link_nodes.push(node);
-            module_link.push((node, m));
-        }
-        let entry_link =
-            plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &entry_codegen.into_iter().collect::<Vec<_>>());
-        link_nodes.push(entry_link);
-        let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
-
-        // Link inputs are staged in a directory of this build's own, so
-        // concurrent builds (even of other configurations) never see each
-        // other's files. Without a link (a cross target), the objects are
-        // the result and go to the output directory instead.
-        let staging_dir = if options.link {
-            tempfile::Builder::new().prefix("link-").tempdir_in(ensure_dir(&options.work_dir)).map(Some)
-        } else {
-            std::fs::create_dir_all(&options.output).map(|_| None)
-        };
-        let (staging_guard, staging_path) = match staging_dir {
-            Ok(Some(dir)) => {
-                let path = dir.path().to_path_buf();
-                (Some(dir), path)
-            }
-            Ok(None) => (None, options.output.clone()),
-            Err(e) => {
-                report.status = "failed";
-                report.failed.push(Failure {
-                    function: None,
-                    unit: None,
-                    error: format!("{}: cannot create a staging directory: {e}", options.work_dir.display()),
-                });
-                return SessionResult { report, succeeded: false };
-            }
-        };
-        let codegen_stage = CodegenWork {
-            frontend,
-            backends,
-            cache,
-            config: &config,
-            functions: &functions,
-            units: &units,
-            node_unit: codegen_of.iter().map(|(u, n)| (*n, *u)).collect(),
-            entry_node: entry_codegen,
-            entry: &program.entry,
-            entry_key,
-            faults: &options.faults,
-        };
-        let mut link_stage = LinkWork {
-            backends,
-            backend: None,
-            cache,
-            config: &config,
-            units: &units,
-            modules: module_link.iter().map(|(n, m)| (*n, *m)).collect(),
-            module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
-            entry_link,
-            entry_cached: entry_cached.as_deref(),
-            final_link,
-            staging: staging_path,
-            linker: &options.linker,
-            output: options.output.clone(),
-            lto: options.lto,
-            codegen_of: &codegen_of,
-            entry_codegen,
-        };
-        let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, options.mode);
-        drop(staging_guard);
-        report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
-        if let Some(divergence) = &outcome.replay_divergence {
-            // The build itself finished (with default choices from there
-            // on), but it did not replay what was asked: say so loudly.
+        Ok(None) => (None, options.output.clone()),
+        Err(e) => {
             report.status = "failed";
-            report.failed.push(Failure {
-                function: None,
-                unit: None,
-                error: format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
-            });
-        }
-        for (node, error) in &outcome.failed {
-            let label = plan.label(*node).to_string();
-            let unit_name = (plan.stage(*node) == Stage::Codegen).then_some(label.as_str());
-            let function = unit_name.and_then(|u| {
-                units.iter().find(|x| x.name == u).and_then(|x| {
-                    x.functions
-                        .iter()
-                        .map(|&i| &functions[i].symbol)
-                        .find(|s| options.faults.contains(s))
-                        .map(|s| s.to_string())
-                })
-            });
-            report.failed.push(Failure {
-                function,
-                unit: Some(unit_name.map_or(label.clone(), str::to_string)),
-                error: error.clone(),
-            });
-        }
-        report.skipped = outcome.skipped.iter().map(|n| plan.label(*n).to_string()).collect();
-        report.skipped.sort();
-        for (unit, node) in &codegen_of {
-            if outcome.outputs[node.index()].is_some() {
-                report.codegened_units.push(units[*unit].name.clone());
-            }
-        }
-        report.codegened_units.sort();
-        if !outcome.succeeded() || report.status == "failed" {
-            report.status = "failed";
+            let where_ = if options.link { &options.work_dir } else { &options.output };
+            report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", where_.display())));
             return SessionResult { report, succeeded: false };
         }
-        if let Some(final_node) = final_link {
-            report.relinked = true;
-            if let Some(Artifact::Linked(hash)) = &outcome.outputs[final_node.index()] {
-                output_hash = *hash;
+    };
+    let codegen_stage = CodegenWork {
+        frontend,
+        backends,
+        cache,
+        config: &config,
+        backend_id: &backend_id,
+        functions: &functions,
+        units: &units,
+        node_unit: unit_nodes.iter().enumerate().map(|(u, n)| (*n, u)).collect(),
+        entry_node: entry_codegen,
+        entry: &program.entry,
+        entry_key,
+        verify: options.verify_cache,
+    };
+    let mut link_stage = LinkWork {
+        backends,
+        backend: None,
+        cache,
+        config: &config,
+        backend_id: &backend_id,
+        cgu: options.cgu,
+        modules: module_links,
+        module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
+        entry_link,
+        final_link,
+        staging: staging_path,
+        linker: &options.linker,
+        output: options.output.clone(),
+        lto: options.lto,
+        previous_link: previous.map(|m| (m.link_key, m.output_hash)),
+    };
+    let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, options.mode);
+    drop(staging_guard);
+
+    // The report, from what every step returned.
+    report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
+    let mut ir_hit = vec![None; functions.len()];
+    let mut unit_keys = BTreeMap::new();
+    for (u, node) in unit_nodes.iter().enumerate() {
+        if let Some(Artifact::Unit(out)) = &outcome.outputs[node.index()] {
+            for &(f, hit) in &out.ir_lookups {
+                ir_hit[f] = Some(hit);
             }
+            if out.object_hit {
+                report.objects.hits += 1;
+            } else {
+                report.objects.misses += 1;
+                report.codegened_units.push(units[u].name.clone());
+            }
+            report.cache_problems.extend(out.problems.iter().cloned());
+            unit_keys.insert(units[u].name.clone(), out.key);
         }
+    }
+    for (f, hit) in functions.iter().zip(&ir_hit) {
+        match (hit, f.is_init) {
+            (Some(true), false) => report.ir.hits += 1,
+            (Some(false), false) => {
+                report.ir.misses += 1;
+                report.recompiled_functions.push(f.symbol.to_string());
+            }
+            (Some(false), true) => report.recompiled_initializers.push(f.symbol.module.clone()),
+            _ => {}
+        }
+    }
+    report.recompiled_functions.sort();
+    report.recompiled_initializers.sort();
+    report.codegened_units.sort();
+    report.cache_problems.sort();
+    if let Some(symbol) = &options.explain {
+        let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
+        report.explain = Some(manifest::explain(
+            symbol,
+            previous.and_then(|m| m.functions.get(symbol)),
+            now.map(|i| &functions[i].record),
+            now.and_then(|i| ir_hit[i]),
+        ));
+    }
+    for (node, error) in &outcome.failed {
+        let label = plan.label(*node).to_string();
+        let (function, unit) = match codegen_stage.node_unit.get(node) {
+            Some(&u) => (units[u].faulted.as_ref().map(|s| s.to_string()), Some(units[u].name.clone())),
+            None => (None, Some(label)),
+        };
+        report.failed.push(failure(function, unit, error.clone()));
+    }
+    report.skipped = outcome.skipped.iter().map(|n| plan.label(*n).to_string()).collect();
+    report.skipped.sort();
+    if let Some(divergence) = &outcome.replay_divergence {
+        // The build itself finished (with default choices from there on),
+        // but it did not replay what was asked: say so loudly.
+        report.failed.push(failure(
+            None,
+            None,
+            format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
+        ));
+    }
+    let mut manifest = Manifest::new();
+    if let Some(Some(Artifact::Linked { link_key, written })) = final_link.map(|n| &outcome.outputs[n.index()]) {
+        report.relinked = written.is_some();
+        manifest.link_key = *link_key;
+        manifest.output_hash = written.or(previous.map(|m| m.output_hash)).unwrap_or_default();
+    }
+    let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());
+    report.output = Some(output_abs.display().to_string());
+    if !report.failed.is_empty() || !outcome.skipped.is_empty() {
+        report.status = "failed";
+        return SessionResult { report, succeeded: false };
     }
 
     // Record what the next build needs.
-    let mut manifest = Manifest::new();
     manifest.inputs = options.inputs;
     manifest.functions = functions.iter().map(|f| (f.symbol.to_string(), f.record.clone())).collect();
-    manifest.units = units.iter().map(|u| (u.name.clone(), u.key)).collect();
-    manifest.link_key = link_key;
-    manifest.output_hash = output_hash;
+    manifest.units = unit_keys;
     manifest.function_count = report.functions;
     manifest.unit_count = units.len();
     if options.link {
@@ -533,48 +435,108 @@ fn ensure_dir(dir: &Path) -> &Path {
     dir
 }
 
-/// Reads a function's MIR: this build's fresh IR, else Layer 1, else a new
-/// lowering (if the entry vanished since the lookup, e.g. a concurrent gc).
-fn function_ir<F: FrontEnd>(frontend: &F, cache: &ArtifactCache, f: &FunctionState) -> Result<mir::Function, String> {
-    let from_bytes = |bytes: &[u8]| postcard::from_bytes::<mir::Function>(bytes).ok();
-    if let Some(ir) = f.fresh_ir.as_deref().and_then(from_bytes) {
-        return Ok(ir);
-    }
-    if let Lookup::Hit(bytes) = cache.get(Layer::Ir, &f.record.hash.combined) {
-        if let Some(ir) = from_bytes(&bytes) {
-            return Ok(ir);
-        }
-    }
-    frontend.lower(&f.symbol).ok_or_else(|| format!("cannot lower `{}`", f.symbol))
-}
-
-fn build_unit<F: FrontEnd>(
-    frontend: &F,
-    cache: &ArtifactCache,
-    functions: &[FunctionState],
-    name: &str,
-    globals: &[GlobalDef],
-    members: &[usize],
-) -> Result<CodegenUnit, String> {
-    let mut unit = CodegenUnit { name: name.to_string(), globals: globals.to_vec(), functions: Vec::new() };
-    for &i in members {
-        unit.functions.push(function_ir(frontend, cache, &functions[i])?);
-    }
-    Ok(unit)
-}
-
 struct CodegenWork<'a, F, B> {
     frontend: &'a F,
     backends: &'a B,
     cache: &'a ArtifactCache,
     config: &'a CodegenConfig,
-    functions: &'a [FunctionState],
-    units: &'a [UnitState],
+    backend_id: &'a str,
+    functions: &'a [FunctionEntry],
+    units: &'a [UnitPlan],
     node_unit: BTreeMap<NodeId, usize>,
-    entry_node: Option<NodeId>,
+    entry_node: NodeId,
     entry: &'a EntryPoint,
     entry_key: ContentHash,
-    faults: &'a BTreeSet<Symbol>,
+    verify: bool,
+}
+
+impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
+    /// Layer 1 for one function: the cached IR, or a fresh lowering that
+    /// is then stored. Returns (IR bytes, hit).
+    fn function_ir(&self, f: &FunctionEntry, problems: &mut Vec<String>) -> Result<(Vec<u8>, bool), String> {
+        let key = &f.record.hash.combined;
+        let lower = || -> Result<Vec<u8>, String> {
+            let ir =
+                self.frontend.lower(&f.symbol).ok_or_else(|| format!("the front end cannot lower `{}`", f.symbol))?;
+            postcard::to_stdvec(&ir).map_err(|e| format!("serialising the IR of `{}`: {e}", f.symbol))
+        };
+        match self.cache.get(Layer::Ir, key) {
+            Lookup::Hit(bytes) => {
+                if self.verify && lower()? != bytes {
+                    let h = &f.record.hash;
+                    return Err(format!(
+                        "--verify-cache: cached IR of `{}` differs from a fresh lowering with the same content hash {} (body {}, signature {}, callees {}, globals {})",
+                        f.symbol,
+                        key.short(),
+                        h.body.short(),
+                        h.signature.short(),
+                        h.callees.short(),
+                        h.globals.short()
+                    ));
+                }
+                Ok((bytes, true))
+            }
+            other => {
+                if let Lookup::Bad(why) = other {
+                    problems.push(format!("IR of `{}`: {why}", f.symbol));
+                }
+                let bytes = lower()?;
+                if let Err(e) = self.cache.put(Layer::Ir, key, &bytes) {
+                    problems.push(format!("storing the IR of `{}`: {e}", f.symbol));
+                }
+                Ok((bytes, false))
+            }
+        }
+    }
+
+    fn run_unit(&self, backend: &mut B::Backend, unit: &UnitPlan) -> Result<UnitOutcome, String> {
+        let mut problems = Vec::new();
+        let mut ir = Vec::new();
+        let mut ir_lookups = Vec::new();
+        for &i in &unit.functions {
+            let (bytes, hit) = self.function_ir(&self.functions[i], &mut problems)?;
+            ir_lookups.push((i, hit));
+            ir.push(bytes);
+        }
+        let hashes: Vec<ContentHash> = ir.iter().map(|b| ContentHash::of(b)).collect();
+        let key = unit_key(self.backend_id, self.config, &unit.name, &unit.globals, &hashes);
+        if let Some(fault) = &unit.faulted {
+            return Err(format!("injected fault: codegen of `{fault}` fails (--inject-fault)"));
+        }
+        let compile = |backend: &mut B::Backend| -> Result<Vec<u8>, String> {
+            let mut cgu = CodegenUnit { name: unit.name.clone(), globals: unit.globals.clone(), functions: Vec::new() };
+            for (bytes, &i) in ir.iter().zip(&unit.functions) {
+                let f = postcard::from_bytes::<mir::Function>(bytes)
+                    .map_err(|e| format!("reading the IR of `{}`: {e}", self.functions[i].symbol))?;
+                cgu.functions.push(f);
+            }
+            backend.compile_unit(&cgu, self.config)
+        };
+        let (bytes, object_hit) = match self.cache.get(Layer::Object, &key) {
+            Lookup::Hit(bytes) => {
+                if self.verify && compile(backend)? != bytes {
+                    return Err(format!(
+                        "--verify-cache: the cached artifact of unit `{}` differs from a fresh compile with the same key {}",
+                        unit.name,
+                        key.short()
+                    ));
+                }
+                (bytes, true)
+            }
+            other => {
+                if let Lookup::Bad(why) = other {
+                    problems.push(format!("object of unit `{}`: {why}", unit.name));
+                }
+                let bytes = compile(backend)?;
+                // A failed store only costs a future miss.
+                if let Err(e) = self.cache.put(Layer::Object, &key, &bytes) {
+                    problems.push(format!("storing the object of unit `{}`: {e}", unit.name));
+                }
+                (bytes, false)
+            }
+        };
+        Ok(UnitOutcome { bytes, key, ir_lookups, object_hit, problems })
+    }
 }
 
 impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
@@ -587,25 +549,21 @@ impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
     }
 
     fn run(&self, backend: &mut B::Backend, node: NodeId) -> Result<Artifact, String> {
-        if Some(node) == self.entry_node {
-            let bytes = backend.compile_entry(self.entry, self.config)?;
-            let _ = self.cache.put(Layer::Object, &self.entry_key, &bytes);
-            return Ok(Artifact::Bytes(bytes));
+        if node == self.entry_node {
+            let (bytes, object_hit) = match self.cache.get(Layer::Object, &self.entry_key) {
+                Lookup::Hit(bytes) => (bytes, true),
+                _ => {
+                    let bytes = backend.compile_entry(self.entry, self.config)?;
+                    let _ = self.cache.put(Layer::Object, &self.entry_key, &bytes);
+                    (bytes, false)
+                }
+            };
+            let outcome =
+                UnitOutcome { bytes, key: self.entry_key, ir_lookups: Vec::new(), object_hit, problems: Vec::new() };
+            return Ok(Artifact::Unit(outcome));
         }
-        let Some(&u) = self.node_unit.get(&node) else { return Err(format!("no unit for node {node:?}")) };
-        let unit = &self.units[u];
-        if let Some(fault) =
-            unit.functions.iter().map(|&i| &self.functions[i].symbol).find(|s| self.faults.contains(*s))
-        {
-            return Err(format!("injected fault: codegen of `{fault}` fails (--inject-fault)"));
-        }
-        // The payload (MIR) is assembled here, on the worker, only while
-        // the unit is in flight: memory stays bounded by the worker count.
-        let cgu = build_unit(self.frontend, self.cache, self.functions, &unit.name, &unit.globals, &unit.functions)?;
-        let bytes = backend.compile_unit(&cgu, self.config)?;
-        // A failed store only costs a future miss; the build goes on.
-        let _ = self.cache.put(Layer::Object, &unit.key, &bytes);
-        Ok(Artifact::Bytes(bytes))
+        let Some(&u) = self.node_unit.get(&node) else { return Err(format!("no unit for step {node:?}")) };
+        self.run_unit(backend, &self.units[u]).map(Artifact::Unit)
     }
 }
 
@@ -614,85 +572,97 @@ struct LinkWork<'a, B: BackendFactory> {
     backend: Option<B::Backend>,
     cache: &'a ArtifactCache,
     config: &'a CodegenConfig,
-    units: &'a [UnitState],
+    backend_id: &'a str,
+    cgu: CguMode,
     modules: BTreeMap<NodeId, usize>,
     module_names: Vec<String>,
     entry_link: NodeId,
-    entry_cached: Option<&'a [u8]>,
     final_link: Option<NodeId>,
     staging: PathBuf,
     linker: &'a Linker,
     output: PathBuf,
     lto: bool,
-    codegen_of: &'a BTreeMap<usize, NodeId>,
-    entry_codegen: Option<NodeId>,
+    /// The previous build's link key and executable hash.
+    previous_link: Option<(ContentHash, ContentHash)>,
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-impl<B: BackendFactory> LinkWork<'_, B> {
-    fn artifact_bytes<'x>(&'x self, unit: usize, inputs: &'x [(NodeId, &'x Artifact)]) -> Result<&'x [u8], String> {
-        if let Some(bytes) = &self.units[unit].cached {
-            return Ok(bytes);
-        }
-        let node = self.codegen_of.get(&unit).ok_or("unit has neither a cached artifact nor a codegen step")?;
-        match inputs.iter().find(|(n, _)| n == node) {
-            Some((_, Artifact::Bytes(b))) => Ok(b),
-            _ => Err(format!("missing codegen output of `{}`", self.units[unit].name)),
-        }
-    }
+fn units_of<'x>(inputs: &'x [(NodeId, &'x Artifact)]) -> Vec<&'x UnitOutcome> {
+    inputs
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Artifact::Unit(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
 
+impl<B: BackendFactory> LinkWork<'_, B> {
     fn link_module(&mut self, module: usize, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
-        let members: Vec<usize> = (0..self.units.len()).filter(|&u| self.units[u].module == module).collect();
+        let units = units_of(inputs);
+        let keys: Vec<ContentHash> = units.iter().map(|u| u.key).collect();
         let name = &self.module_names[module];
         if self.lto {
-            let mut bitcode = Vec::new();
-            for &u in &members {
-                bitcode.push(self.artifact_bytes(u, inputs)?.to_vec());
-            }
-            return Ok(Artifact::Staged { objects: Vec::new(), bitcode });
+            let bitcode = units.iter().map(|u| u.bytes.clone()).collect();
+            return Ok(Artifact::Staged { objects: Vec::new(), bitcode, keys });
         }
         let path = self.staging.join(format!("{name}.o"));
-        if members.len() == 1 {
-            write_file(&path, self.artifact_bytes(members[0], inputs)?)?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new() });
+        if units.len() == 1 {
+            write_file(&path, &units[0].bytes)?;
+            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
         // Per-function objects: merge with `ld -r`, itself cached by the
         // keys of its inputs.
         let mut key = StableHasher::new("lockstep.partial-link");
         key.bytes(self.linker.program.as_os_str().as_encoded_bytes());
-        for &u in &members {
-            key.hash(&self.units[u].key);
+        for k in &keys {
+            key.hash(k);
         }
         let key = key.finish();
         if let Lookup::Hit(bytes) = self.cache.get(Layer::Object, &key) {
             write_file(&path, &bytes)?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new() });
+            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
-        let dir = self.staging.join(name);
+        let dir = self.staging.join(format!("{name}.parts"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut parts = Vec::new();
-        for (i, &u) in members.iter().enumerate() {
+        for (i, unit) in units.iter().enumerate() {
             let part = dir.join(format!("{i}.o"));
-            write_file(&part, self.artifact_bytes(u, inputs)?)?;
+            write_file(&part, &unit.bytes)?;
             parts.push(part);
         }
         self.linker.partial_link(&parts, &path).map_err(|e| e.to_string())?;
         if let Ok(bytes) = std::fs::read(&path) {
             let _ = self.cache.put(Layer::Object, &key, &bytes);
         }
-        Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new() })
+        Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys })
     }
 
     fn link_program(&mut self, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
         let mut objects = Vec::new();
         let mut bitcode = Vec::new();
+        let mut link_key = StableHasher::new("lockstep.link");
+        link_key.str(compiler_fingerprint()).str(self.backend_id).serialized(self.config).str(self.cgu.name());
+        link_key.bytes(self.linker.program.as_os_str().as_encoded_bytes());
         for (_, artifact) in inputs {
-            if let Artifact::Staged { objects: o, bitcode: b } = artifact {
+            if let Artifact::Staged { objects: o, bitcode: b, keys } = artifact {
                 objects.extend(o.iter().cloned());
                 bitcode.extend(b.iter().cloned());
+                for k in keys {
+                    link_key.hash(k);
+                }
+            }
+        }
+        let link_key = link_key.finish();
+        // Nothing that reaches the link changed, and the executable on disk
+        // is the one the previous build wrote: leave it alone.
+        if let Some((previous_key, previous_hash)) = self.previous_link {
+            let intact = std::fs::read(&self.output).is_ok_and(|b| ContentHash::of(&b) == previous_hash);
+            if previous_key == link_key && intact {
+                return Ok(Artifact::Linked { link_key, written: None });
             }
         }
         if self.lto {
@@ -716,7 +686,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         self.linker.link_executable(&objects, &tmp).map_err(|e| e.to_string())?;
         let bytes = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         tmp.persist(&self.output).map_err(|e| format!("{}: {}", self.output.display(), e.error))?;
-        Ok(Artifact::Linked(ContentHash::of(&bytes)))
+        Ok(Artifact::Linked { link_key, written: Some(ContentHash::of(&bytes)) })
     }
 }
 
@@ -726,20 +696,15 @@ impl<B: BackendFactory> LinkStage<Artifact, String> for LinkWork<'_, B> {
             return self.link_module(module, inputs);
         }
         if node == self.entry_link {
-            let bytes = match (self.entry_cached, self.entry_codegen) {
-                (Some(b), _) => b.to_vec(),
-                (None, Some(n)) => match inputs.iter().find(|(x, _)| *x == n) {
-                    Some((_, Artifact::Bytes(b))) => b.clone(),
-                    _ => return Err("missing entry object".to_string()),
-                },
-                (None, None) => return Err("missing entry object".to_string()),
-            };
+            let units = units_of(inputs);
+            let entry = units.first().ok_or("missing the entry object")?;
+            let keys = vec![entry.key];
             if self.lto {
-                return Ok(Artifact::Staged { objects: Vec::new(), bitcode: vec![bytes] });
+                return Ok(Artifact::Staged { objects: Vec::new(), bitcode: vec![entry.bytes.clone()], keys });
             }
-            let path = self.staging.join("entry.o");
-            write_file(&path, &bytes)?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new() });
+            let path = self.staging.join(format!("{ENTRY_UNIT}.o"));
+            write_file(&path, &entry.bytes)?;
+            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
         if Some(node) == self.final_link {
             return self.link_program(inputs);

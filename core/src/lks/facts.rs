@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 pub struct References {
     pub callees: BTreeSet<Symbol>,
     pub globals: BTreeSet<Symbol>,
+    /// Statements and expressions visited: the body's size.
+    pub nodes: u64,
 }
 
 /// Collects the references of a checked function.
@@ -21,6 +23,7 @@ pub fn references(f: &thir::Function) -> References {
 }
 
 fn block(b: &thir::Block, refs: &mut References) {
+    refs.nodes += b.stmts.len() as u64;
     for s in &b.stmts {
         match s {
             Stmt::Let { init: e, .. } | Stmt::AssignLocal { value: e, .. } | Stmt::Expr(e) => expr(e, refs),
@@ -45,6 +48,7 @@ fn block(b: &thir::Block, refs: &mut References) {
 }
 
 fn expr(e: &thir::Expr, refs: &mut References) {
+    refs.nodes += 1;
     match &e.kind {
         ExprKind::Const(_) | ExprKind::Local(_) => {}
         ExprKind::Global(g) => {

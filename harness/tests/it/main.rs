@@ -7,7 +7,7 @@
 mod examples;
 mod fuzzing;
 mod incremental;
-mod parallel;
 mod lang;
+mod parallel;
 mod snapshots;
 mod support;

@@ -20,7 +20,12 @@ fn schedules_per_strategy() -> u64 {
 
 /// Builds `project` with a fresh cache (so every unit is code-generated and
 /// the schedule has real choices) and returns (executable, schedule).
-fn build_fresh(project: &Path, scratch: &Path, tag: &str, configure: impl FnOnce(&mut BuildOptions)) -> (Vec<u8>, Option<String>) {
+fn build_fresh(
+    project: &Path,
+    scratch: &Path,
+    tag: &str,
+    configure: impl FnOnce(&mut BuildOptions),
+) -> (Vec<u8>, Option<String>) {
     let mut options = BuildOptions::new(project);
     options.cache_dir = Some(scratch.join(format!("cache-{tag}")));
     options.output = Some(scratch.join(format!("exe-{tag}")));
