@@ -322,6 +322,7 @@ fn manifest_path(options: &BuildOptions, output: &Path) -> PathBuf {
 /// Builds the project. On success and on build failures alike, the report
 /// describes what happened; the error carries it for failures.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let timings = Timings::from_env();
     let dir = &options.project_dir;
     let sources = lks::modules::read_project(dir).map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
     let linker = Linker::choose(options.linker.as_deref());
@@ -352,8 +353,11 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     }
 
+    timings.mark("read and hash sources");
     let program = lks::check_sources(dir, &sources, options.diagnostics).map_err(BuildError::Frontend)?;
+    timings.mark("parse and check");
     let frontend = LksFrontEnd::new(program);
+    timings.mark("front-end facts");
     for fault in &options.faults {
         if frontend.facts().signature_of(fault).is_none() || fault.is_init() {
             return Err(BuildError::Usage(format!("--inject-fault: `{fault}` is not a function of this program")));
@@ -388,6 +392,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         explain: options.explain.clone(),
     };
     let result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
+    timings.mark("codegen and link");
+    drop(frontend);
+    timings.mark("tear down");
     if result.succeeded {
         Ok(result.report)
     } else {
@@ -421,4 +428,24 @@ pub fn parse_fault(text: &str) -> Result<Symbol, String> {
 pub fn load_schedule(path: &Path) -> Result<Schedule, BuildError> {
     let text = std::fs::read_to_string(path).map_err(|error| BuildError::Io { path: path.to_path_buf(), error })?;
     text.parse::<Schedule>().map_err(|e| BuildError::Usage(format!("{}: not a schedule: {e}", path.display())))
+}
+
+/// Phase timings on stderr when `LOCKSTEP_TIMINGS` is set: for people
+/// tuning lockstep, never part of any output or report.
+struct Timings {
+    clock: Option<std::cell::Cell<lockstep_scheduler::clock::Stopwatch>>,
+}
+
+impl Timings {
+    fn from_env() -> Timings {
+        let on = std::env::var_os("LOCKSTEP_TIMINGS").is_some();
+        Timings { clock: on.then(|| std::cell::Cell::new(lockstep_scheduler::clock::Stopwatch::start())) }
+    }
+
+    fn mark(&self, phase: &str) {
+        if let Some(clock) = &self.clock {
+            eprintln!("timing: {phase}: {:.1} ms", clock.get().elapsed().as_secs_f64() * 1e3);
+            clock.set(lockstep_scheduler::clock::Stopwatch::start());
+        }
+    }
 }
