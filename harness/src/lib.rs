@@ -1,5 +1,6 @@
 //! lockstep-harness: the `lockstep` command line (`src/main.rs`) and the
-//! test harness's reusable parts.
+//! test harness's reusable parts, shared by the integration tests, the
+//! benches and the fuzz targets.
 //!
 //! - [`gen`]: a seeded generator of random, valid multi-module `.lks`
 //!   programs, each with an equivalent C program (the differential oracle,
