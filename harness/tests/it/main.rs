@@ -4,6 +4,7 @@
 //! through one `check` helper each. Set `UPDATE_EXPECT=1` to rewrite the
 //! expectations from what lockstep does today, then review the diff.
 
+mod differential;
 mod examples;
 mod fuzzing;
 mod incremental;
