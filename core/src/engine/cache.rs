@@ -297,11 +297,20 @@ impl ArtifactCache {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename. The
+/// directory is created only when it turns out to be missing: a build
+/// writes thousands of entries, and asking for existing directories again
+/// each time costs more than the writes.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let mut tmp = match tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
+        Ok(tmp) => tmp,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?
+        }
+        Err(e) => return Err(e),
+    };
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

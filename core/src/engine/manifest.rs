@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 1;
+const MANIFEST_VERSION: u32 = 2;
+
+/// How many Layer 1 packs per unit the manifest remembers.
+pub const PACK_HISTORY: usize = 8;
 
 /// One function's inputs as of a build.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,11 @@ pub struct Manifest {
     pub inputs: ContentHash,
     pub functions: BTreeMap<String, FunctionRecord>,
     pub units: BTreeMap<String, ContentHash>,
+    /// The Layer 1 packs recently written or used for each unit, newest
+    /// first: where the next build looks for the IR of the unit's
+    /// functions (an edit reverted finds its original IR in an older pack).
+    #[serde(default)]
+    pub ir_packs: BTreeMap<String, Vec<ContentHash>>,
     pub link_key: ContentHash,
     /// Hash of the executable this build wrote.
     pub output_hash: ContentHash,
