@@ -10,7 +10,7 @@
 //! state to `DIR/.lockstep/`, the executable to `DIR/.lockstep/out/NAME`.
 
 use crate::diagnostic::DiagnosticStyle;
-use crate::engine::cache::ArtifactCache;
+use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::manifest::Manifest;
@@ -19,11 +19,16 @@ use crate::engine::session::{self, Backend, BackendFactory, CguMode, SessionOpti
 use crate::engine::{FrontEnd, FunctionFacts, ModuleFacts, ProgramFacts};
 use crate::exec::ExecMode;
 use crate::link::Linker;
-use crate::lks::{self, check::CheckedProgram, facts, thir, FrontendError, ProgramSymbols};
+use crate::lks::check::{CheckedModule, CheckedProgram, InterfaceKind, ModuleInterface};
+use crate::lks::incremental::{IncrementalProgram, ModuleRecord, ModuleState, ModuleSummary};
+use crate::lks::modules::ModuleGraph;
+use crate::lks::{self, facts, thir, FrontendError, ProgramSymbols};
 use crate::llvm::{self, LlvmBackend};
 use crate::mir::{self, CodegenUnit, EntryPoint, Symbol};
+use crate::source::SourceMap;
 use lockstep_scheduler::fuzz::{Chooser, Schedule, Strategy};
 use lockstep_scheduler::parallelism::Parallelism;
+use lockstep_scheduler::sync::OnceLock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -183,12 +188,36 @@ impl std::fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// The reference language seen through the engine's front-end interface.
+///
+/// Modules checked in this build carry their typed bodies; modules restored
+/// from a summary (incremental checking) are checked again on demand, only
+/// if one of their functions must be lowered.
 #[derive(Debug)]
 pub struct LksFrontEnd {
-    program: CheckedProgram,
-    symbols: ProgramSymbols,
     facts: ProgramFacts,
+    symbols: ProgramSymbols,
+    modules: Vec<LazyModule>,
     index: BTreeMap<Symbol, (usize, Option<usize>)>,
+    interfaces: BTreeMap<String, ModuleInterface>,
+    graph: ModuleGraph,
+    checked_now: usize,
+}
+
+#[derive(Debug)]
+struct LazyModule {
+    /// Display path and text, for a module that may need checking later.
+    source: Option<(String, String)>,
+    checked: OnceLock<Option<CheckedModule>>,
+}
+
+/// The engine's facts about one checked module.
+pub fn module_facts(module: &CheckedModule) -> ModuleFacts {
+    ModuleFacts {
+        name: module.name.clone(),
+        globals: module.globals.clone(),
+        init: function_facts(&module.init),
+        functions: module.functions.iter().map(function_facts).collect(),
+    }
 }
 
 fn function_facts(f: &thir::Function) -> FunctionFacts {
@@ -204,37 +233,103 @@ fn function_facts(f: &thir::Function) -> FunctionFacts {
     }
 }
 
+/// Names the reference front end in every function key.
+pub fn frontend_identity() -> String {
+    format!("lks-1/{}", env!("CARGO_PKG_VERSION"))
+}
+
 impl LksFrontEnd {
+    /// From a program checked as a whole.
     pub fn new(program: CheckedProgram) -> LksFrontEnd {
-        let symbols = ProgramSymbols::of(&program);
-        let mut index = BTreeMap::new();
-        let modules = program
+        let modules: Vec<(ModuleFacts, LazyModule)> = program
             .modules
-            .iter()
-            .enumerate()
-            .map(|(m, module)| {
-                index.insert(module.init.symbol.clone(), (m, None));
-                for (i, f) in module.functions.iter().enumerate() {
-                    index.insert(f.symbol.clone(), (m, Some(i)));
-                }
-                ModuleFacts {
-                    name: module.name.clone(),
-                    globals: module.globals.clone(),
-                    init: function_facts(&module.init),
-                    functions: module.functions.iter().map(function_facts).collect(),
-                }
-            })
+            .into_iter()
+            .map(|m| (module_facts(&m), LazyModule { source: None, checked: OnceLock::from(Some(m)) }))
             .collect();
-        let facts = ProgramFacts {
-            frontend: format!("lks-1/{}", env!("CARGO_PKG_VERSION")),
-            modules,
-            entry: program.entry.clone(),
-        };
-        LksFrontEnd { program, symbols, facts, index }
+        let checked_now = modules.len();
+        LksFrontEnd::assemble(modules, program.entry, program.interfaces, ModuleGraph::default(), checked_now)
     }
 
-    pub fn program(&self) -> &CheckedProgram {
-        &self.program
+    /// From incremental checking.
+    pub fn from_incremental(program: IncrementalProgram) -> Option<LksFrontEnd> {
+        let main = program.modules.iter().find(|(name, _, _)| name == "main")?;
+        let main_returns_value = match main.2.interface.items.get("main").map(|i| &i.kind) {
+            Some(InterfaceKind::Fn(sig)) if sig.params.is_empty() && sig.ret != Some(mir::Ty::Bool) => {
+                sig.ret.is_some()
+            }
+            _ => return None,
+        };
+        let entry = EntryPoint {
+            init_order: program.graph.init_order().into_iter().map(Symbol::init_of).collect(),
+            main: Symbol::new("main", "main"),
+            main_returns_value,
+        };
+        let interfaces = program.modules.iter().map(|(n, _, s)| (n.clone(), s.interface.clone())).collect();
+        let modules = program
+            .modules
+            .into_iter()
+            .map(|(_, state, summary)| {
+                let lazy = match state {
+                    ModuleState::Checked(m) => LazyModule { source: None, checked: OnceLock::from(Some(*m)) },
+                    ModuleState::Known { display_path, text } => {
+                        LazyModule { source: Some((display_path, text)), checked: OnceLock::new() }
+                    }
+                };
+                (summary.facts, lazy)
+            })
+            .collect();
+        Some(LksFrontEnd::assemble(modules, entry, interfaces, program.graph, program.checked))
+    }
+
+    fn assemble(
+        modules: Vec<(ModuleFacts, LazyModule)>,
+        entry: EntryPoint,
+        interfaces: BTreeMap<String, ModuleInterface>,
+        graph: ModuleGraph,
+        checked_now: usize,
+    ) -> LksFrontEnd {
+        let mut index = BTreeMap::new();
+        let mut module_facts = Vec::new();
+        let mut lazies = Vec::new();
+        for (m, (facts, lazy)) in modules.into_iter().enumerate() {
+            index.insert(facts.init.symbol.clone(), (m, None));
+            for (i, f) in facts.functions.iter().enumerate() {
+                index.insert(f.symbol.clone(), (m, Some(i)));
+            }
+            module_facts.push(facts);
+            lazies.push(lazy);
+        }
+        let facts = ProgramFacts { frontend: frontend_identity(), modules: module_facts, entry };
+        let symbols = ProgramSymbols::from_facts(&facts);
+        LksFrontEnd { facts, symbols, modules: lazies, index, interfaces, graph, checked_now }
+    }
+
+    /// How many modules were parsed and checked to make this front end.
+    pub fn checked_modules(&self) -> usize {
+        self.checked_now
+    }
+
+    fn checked(&self, m: usize) -> Option<&CheckedModule> {
+        let lazy = self.modules.get(m)?;
+        lazy.checked
+            .get_or_init(|| {
+                let (path, text) = lazy.source.as_ref()?;
+                let name = &self.facts.modules[m].name;
+                let mut sources = SourceMap::new();
+                let file = sources.add(path.clone(), text.clone());
+                let (ast, errors) = lks::parser::parse_module(file, text);
+                if !errors.is_empty() {
+                    return None;
+                }
+                let project = lks::modules::ParsedProject {
+                    sources,
+                    modules: vec![lks::modules::ParsedModule { name: name.clone(), file, ast }],
+                };
+                let others =
+                    self.interfaces.iter().filter(|(n, _)| *n != name).map(|(n, i)| (n.clone(), i.clone())).collect();
+                lks::incremental::check_alone(&project, &others, &self.graph).map(|(module, _)| module)
+            })
+            .as_ref()
     }
 }
 
@@ -245,10 +340,10 @@ impl FrontEnd for LksFrontEnd {
 
     fn lower(&self, symbol: &Symbol) -> Option<mir::Function> {
         let (m, i) = *self.index.get(symbol)?;
-        let module = &self.program.modules[m];
+        let module = self.checked(m)?;
         let f = match i {
             None => &module.init,
-            Some(i) => &module.functions[i],
+            Some(i) => module.functions.get(i)?,
         };
         Some(self.symbols.lower(f))
     }
@@ -354,17 +449,15 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     }
 
     timings.mark("read and hash sources");
-    let program = lks::check_sources(dir, &sources, options.diagnostics).map_err(BuildError::Frontend)?;
+    let cache_dir = options.cache_dir();
+    let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
+    let frontend = check_incrementally(options, &sources, &cache)?;
     timings.mark("parse and check");
-    let frontend = LksFrontEnd::new(program);
-    timings.mark("front-end facts");
     for fault in &options.faults {
         if frontend.facts().signature_of(fault).is_none() || fault.is_init() {
             return Err(BuildError::Usage(format!("--inject-fault: `{fault}` is not a function of this program")));
         }
     }
-    let cache_dir = options.cache_dir();
-    let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
     let mode = match &options.scheduling {
         Scheduling::Threads => ExecMode::Threads(Parallelism::from_env(options.jobs)),
         Scheduling::Fuzzed(strategy) => {
@@ -391,7 +484,8 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         inputs,
         explain: options.explain.clone(),
     };
-    let result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
+    let mut result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
+    result.report.modules_checked = frontend.checked_modules();
     timings.mark("codegen and link");
     drop(frontend);
     timings.mark("tear down");
@@ -400,6 +494,64 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     } else {
         Err(BuildError::Failed(Box::new(result.report)))
     }
+}
+
+/// Module summaries live in the artifact cache, beside the IR.
+struct CacheSummaries<'a>(&'a ArtifactCache);
+
+impl lks::incremental::SummaryStore for CacheSummaries<'_> {
+    fn load(&self, key: &ContentHash) -> Option<ModuleSummary> {
+        match self.0.get(Layer::Ir, key) {
+            Lookup::Hit(bytes) => postcard::from_bytes(&bytes).ok(),
+            _ => None,
+        }
+    }
+
+    fn store(&self, key: &ContentHash, summary: &ModuleSummary) {
+        // A summary that cannot be stored only costs a later re-check.
+        if let Ok(bytes) = postcard::to_stdvec(summary) {
+            let _ = self.0.put(Layer::Ir, key, &bytes);
+        }
+    }
+}
+
+/// Checks only what changed, when the previous build left module records;
+/// otherwise (or on any error) checks the whole program, which is also what
+/// reports diagnostics.
+fn check_incrementally(
+    options: &BuildOptions,
+    sources: &lks::modules::ProjectSources,
+    cache: &ArtifactCache,
+) -> Result<LksFrontEnd, BuildError> {
+    let records_path = options.work_dir().join("state").join("modules.json");
+    let previous: BTreeMap<String, ModuleRecord> = std::fs::read_to_string(&records_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let incremental = lks::incremental::check_incremental(
+        &frontend_identity(),
+        sources,
+        &previous,
+        &CacheSummaries(cache),
+        &module_facts,
+    );
+    let records = incremental.as_ref().map(|p| p.records.clone());
+    let frontend = match incremental.and_then(LksFrontEnd::from_incremental) {
+        Some(frontend) => frontend,
+        None => {
+            let program =
+                lks::check_sources(&options.project_dir, sources, options.diagnostics).map_err(BuildError::Frontend)?;
+            LksFrontEnd::new(program)
+        }
+    };
+    if let Some(records) = records.filter(|r| *r != previous) {
+        // Records are a pure function of the texts, so a concurrent build
+        // writing its own is never wrong, only possibly older.
+        if let Ok(text) = serde_json::to_string(&records) {
+            let _ = crate::engine::cache::write_atomic(&records_path, text.as_bytes());
+        }
+    }
+    Ok(frontend)
 }
 
 /// The report to write when a build failed before the engine ran (bad

@@ -6,7 +6,9 @@
 //! - [`check_invalidation`]: the invalidation logic is sound and precise on
 //!   random programs under random edits: equal content hashes mean equal
 //!   MIR; whitespace and comment edits change no hash; the function
-//!   dependency graph predicts exactly the functions whose hash changed.
+//!   dependency graph predicts exactly the functions whose hash changed;
+//!   incremental checking (only changed modules) gives the same facts and
+//!   MIR as checking the whole program.
 //! - [`check_frontend`]: arbitrary bytes never panic the front end, and a
 //!   program it accepts always lowers to valid MIR that the interpreter
 //!   can run.
@@ -15,11 +17,12 @@
 
 use crate::gen::{generate, GenConfig};
 use lockstep_core::diagnostic::DiagnosticStyle;
-use lockstep_core::driver::LksFrontEnd;
+use lockstep_core::driver::{frontend_identity, module_facts, LksFrontEnd};
 use lockstep_core::engine::cache::{decode_entry, encode_entry, Layer};
 use lockstep_core::engine::deps::{functions_to_recompile, FunctionDependencyGraph};
 use lockstep_core::engine::hash::{ContentHash, FunctionContentHash};
 use lockstep_core::engine::FrontEnd;
+use lockstep_core::lks::incremental::{check_incremental, ModuleRecord, ModuleSummary, SummaryStore};
 use lockstep_core::lks::{self, modules::ProjectSources, modules::SourceFile};
 use lockstep_core::mir::{self, interp, Symbol};
 use std::collections::BTreeMap;
@@ -58,6 +61,44 @@ fn sources(files: &[(String, String)]) -> ProjectSources {
 
 fn frontend(files: &[(String, String)]) -> Option<LksFrontEnd> {
     lks::check_sources(Path::new("fuzz"), &sources(files), DiagnosticStyle::Short).ok().map(LksFrontEnd::new)
+}
+
+/// Summaries kept in memory, for checking incremental checking.
+#[derive(Default)]
+struct MemorySummaries(std::cell::RefCell<BTreeMap<ContentHash, ModuleSummary>>);
+
+impl SummaryStore for MemorySummaries {
+    fn load(&self, key: &ContentHash) -> Option<ModuleSummary> {
+        self.0.borrow().get(key).cloned()
+    }
+
+    fn store(&self, key: &ContentHash, summary: &ModuleSummary) {
+        self.0.borrow_mut().insert(*key, summary.clone());
+    }
+}
+
+/// Incremental checking must agree with checking the whole program: the
+/// same facts, and the same MIR for every function (including those of
+/// modules restored from summaries, checked on demand).
+fn check_incremental_agrees(
+    seed: u64,
+    files: &[(String, String)],
+    full: &LksFrontEnd,
+    records: &mut BTreeMap<String, ModuleRecord>,
+    store: &MemorySummaries,
+) {
+    let program = check_incremental(&frontend_identity(), &sources(files), records, store, &module_facts)
+        .unwrap_or_else(|| panic!("seed {seed}: incremental checking gave up on a valid program"));
+    *records = program.records.clone();
+    let incremental = LksFrontEnd::from_incremental(program).expect("a main function");
+    assert_eq!(incremental.facts(), full.facts(), "seed {seed}: incremental and whole-program facts differ");
+    for f in full.facts().all_functions() {
+        assert!(
+            lowered(&incremental, &f.symbol) == lowered(full, &f.symbol),
+            "seed {seed}: `{}` lowers differently after incremental checking",
+            f.symbol
+        );
+    }
 }
 
 fn hashes(fe: &LksFrontEnd) -> BTreeMap<Symbol, FunctionContentHash> {
@@ -130,6 +171,9 @@ pub fn check_invalidation(data: &[u8]) -> usize {
         panic!("generated program {seed} does not check");
     };
     let mut before_hashes = hashes(&before);
+    let summaries = MemorySummaries::default();
+    let mut records = BTreeMap::new();
+    check_incremental_agrees(seed, &files, &before, &mut records, &summaries);
     while let (Some(kind), Some(file), Some(pick), Some(value)) =
         (input.byte(), input.byte(), input.byte(), input.byte())
     {
@@ -170,6 +214,7 @@ pub fn check_invalidation(data: &[u8]) -> usize {
             &after_hashes,
         );
         assert_eq!(predicted, changed, "seed {seed}, {edit:?}: the dependency graph and the content hashes disagree");
+        check_incremental_agrees(seed, &edited, &after, &mut records, &summaries);
         files = edited;
         before = after;
         before_hashes = after_hashes;

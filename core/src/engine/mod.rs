@@ -43,7 +43,7 @@ use hash::ContentHash;
 use std::collections::BTreeSet;
 
 /// What the engine needs to know about one function, before any IR exists.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionFacts {
     /// Identity: `module::name`, unique in the program.
     pub symbol: Symbol,
@@ -60,7 +60,7 @@ pub struct FunctionFacts {
 }
 
 /// One module: its globals, its initialiser and its functions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleFacts {
     pub name: String,
     pub globals: Vec<GlobalDef>,

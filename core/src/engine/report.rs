@@ -53,6 +53,9 @@ pub struct BuildReport {
     /// True when the sources and options matched the previous build and
     /// the executable was intact: nothing was parsed, nothing rebuilt.
     pub up_to_date: bool,
+    /// Modules the front end parsed and checked in this build (the others
+    /// were unchanged and restored from their summaries).
+    pub modules_checked: usize,
     /// The codegen unit partitioning used (`module` or `function`).
     pub cgu: &'static str,
     /// `--explain`'s answer, when asked.

@@ -27,21 +27,36 @@ pub struct CheckedModule {
     pub functions: Vec<thir::Function>,
 }
 
-/// A whole checked program, modules in name order.
+/// A whole checked program, modules in name order. With incremental
+/// checking, `modules` holds only the modules that were checked; the others
+/// are known by their interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedProgram {
     pub modules: Vec<CheckedModule>,
     pub entry: EntryPoint,
+    /// The interface of every checked module.
+    pub interfaces: BTreeMap<String, ModuleInterface>,
 }
 
 /// The built-in function every module can call.
 pub const PRINT: &str = "print";
 
+/// One item of a module, as the checker sees it: from the AST of a module
+/// being checked, or from the interface of a module that is unchanged
+/// since an earlier build (incremental checking never parses it).
 #[derive(Clone, Copy)]
 enum ItemRef<'a> {
     Const(&'a ast::ValueItem),
     Global(&'a ast::ValueItem),
     Fn(&'a ast::FnItem),
+    Known(&'a InterfaceItem),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    Const,
+    Global,
+    Fn,
 }
 
 impl ItemRef<'_> {
@@ -49,8 +64,41 @@ impl ItemRef<'_> {
         match self {
             ItemRef::Const(v) | ItemRef::Global(v) => v.is_pub,
             ItemRef::Fn(f) => f.is_pub,
+            ItemRef::Known(k) => k.is_pub,
         }
     }
+
+    fn kind(&self) -> ItemKind {
+        match self {
+            ItemRef::Const(_) | ItemRef::Known(InterfaceItem { kind: InterfaceKind::Const(_), .. }) => ItemKind::Const,
+            ItemRef::Global(_) | ItemRef::Known(InterfaceItem { kind: InterfaceKind::Global(_), .. }) => {
+                ItemKind::Global
+            }
+            ItemRef::Fn(_) | ItemRef::Known(InterfaceItem { kind: InterfaceKind::Fn(_), .. }) => ItemKind::Fn,
+        }
+    }
+}
+
+/// What other modules can see of a module's items: everything checking an
+/// importer needs, with constants already evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InterfaceItem {
+    pub is_pub: bool,
+    pub kind: InterfaceKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InterfaceKind {
+    Const(Const),
+    Global(Ty),
+    Fn(Signature),
+}
+
+/// A module's interface: its items by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModuleInterface {
+    pub imports: Vec<String>,
+    pub items: BTreeMap<String, InterfaceItem>,
 }
 
 struct ModuleScope<'a> {
@@ -104,6 +152,19 @@ fn binop(op: BinaryOp) -> Option<BinOp> {
 
 /// Checks a parsed project. Returns every diagnostic if anything is wrong.
 pub fn check_project(project: &ParsedProject, graph: &ModuleGraph) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    check_with_interfaces(project, &BTreeMap::new(), graph, true)
+}
+
+/// Checks the parsed modules of `project`; every other module of the
+/// program is `known` only by its interface (it is unchanged, and so are
+/// the interfaces it depends on). The typed functions produced are the
+/// same as a check of the whole program would produce.
+pub fn check_with_interfaces(
+    project: &ParsedProject,
+    known: &BTreeMap<String, ModuleInterface>,
+    graph: &ModuleGraph,
+    with_entry: bool,
+) -> Result<CheckedProgram, Vec<Diagnostic>> {
     let mut cx = ProgramContext {
         scopes: BTreeMap::new(),
         signatures: BTreeMap::new(),
@@ -112,6 +173,7 @@ pub fn check_project(project: &ParsedProject, graph: &ModuleGraph) -> Result<Che
         diagnostics: Vec::new(),
     };
     cx.collect_items(project, graph);
+    cx.add_known(known);
     for module in &project.modules {
         for item in &module.ast.items {
             if let ast::Item::Const(c) = item {
@@ -123,10 +185,19 @@ pub fn check_project(project: &ParsedProject, graph: &ModuleGraph) -> Result<Che
     for module in &project.modules {
         modules.push(cx.check_module(module));
     }
-    let entry = cx.check_main(project, graph);
+    // Checking a few modules on their own (incremental checking) leaves
+    // the entry point to the caller, who knows the whole program.
+    let entry = if with_entry {
+        cx.check_main(project, graph)
+    } else {
+        Some(EntryPoint { init_order: Vec::new(), main: Symbol::new("main", "main"), main_returns_value: false })
+    };
     if cx.diagnostics.is_empty() {
         match entry {
-            Some(entry) => Ok(CheckedProgram { modules, entry }),
+            Some(entry) => {
+                let interfaces = modules.iter().map(|m| (m.name.clone(), cx.interface_of(m))).collect();
+                Ok(CheckedProgram { modules, entry, interfaces })
+            }
             None => Err(cx.diagnostics),
         }
     } else {
@@ -178,12 +249,62 @@ impl<'a> ProgramContext<'a> {
                         let ty = resolve_type(&g.ty, &mut self.diagnostics).unwrap_or(Ty::I64);
                         self.global_types.insert(symbol, ty);
                     }
-                    ItemRef::Const(_) => {}
+                    ItemRef::Const(_) | ItemRef::Known(_) => {}
                 }
             }
             let imports = graph.imports.get(&module.name).cloned().unwrap_or_default();
             self.scopes.insert(&module.name, ModuleScope { items, imports });
         }
+    }
+
+    /// Makes the items of unchanged modules visible through their interfaces.
+    fn add_known(&mut self, known: &'a BTreeMap<String, ModuleInterface>) {
+        for (module, interface) in known {
+            let mut items = BTreeMap::new();
+            for (name, item) in &interface.items {
+                let symbol = Symbol::new(module, name);
+                match &item.kind {
+                    InterfaceKind::Const(value) => {
+                        self.consts.insert(symbol, ConstState::Done(Some(*value)));
+                    }
+                    InterfaceKind::Global(ty) => {
+                        self.global_types.insert(symbol, *ty);
+                    }
+                    InterfaceKind::Fn(sig) => {
+                        self.signatures.insert(symbol, sig.clone());
+                    }
+                }
+                items.insert(name.as_str(), ItemRef::Known(item));
+            }
+            let imports = interface.imports.iter().cloned().collect();
+            self.scopes.insert(module.as_str(), ModuleScope { items, imports });
+        }
+    }
+
+    /// The interface of a module just checked.
+    fn interface_of(&self, module: &CheckedModule) -> ModuleInterface {
+        let mut items = BTreeMap::new();
+        if let Some(scope) = self.scopes.get(module.name.as_str()) {
+            for (name, item) in &scope.items {
+                let symbol = Symbol::new(&module.name, *name);
+                let kind = match item.kind() {
+                    ItemKind::Const => match self.consts.get(&symbol) {
+                        Some(ConstState::Done(Some(v))) => InterfaceKind::Const(*v),
+                        _ => continue,
+                    },
+                    ItemKind::Global => match self.global_types.get(&symbol) {
+                        Some(ty) => InterfaceKind::Global(*ty),
+                        None => continue,
+                    },
+                    ItemKind::Fn => match self.signatures.get(&symbol) {
+                        Some(sig) => InterfaceKind::Fn(sig.clone()),
+                        None => continue,
+                    },
+                };
+                items.insert(name.to_string(), InterfaceItem { is_pub: item.is_pub(), kind });
+            }
+        }
+        ModuleInterface { imports: module.imports.clone(), items }
     }
 
     fn item(&self, module: &str, name: &str) -> Option<ItemRef<'a>> {
@@ -247,8 +368,8 @@ impl<'a> ProgramContext<'a> {
                     None => (module.to_string(), self.item(module, &path.name.name)),
                     Some(m) => (m.name.clone(), self.qualified_item(module, path, m)),
                 };
-                match item {
-                    Some(ItemRef::Const(_)) => {
+                match item.map(|i| i.kind()) {
+                    Some(ItemKind::Const) => {
                         let symbol = Symbol::new(&target_module, &path.name.name);
                         if self.consts.get(&symbol) == Some(&ConstState::Evaluating) {
                             self.error(path.span, format!("constant `{}` depends on itself", path.name.name));
@@ -256,11 +377,11 @@ impl<'a> ProgramContext<'a> {
                         }
                         self.const_value(&target_module, &path.name.name)
                     }
-                    Some(ItemRef::Global(_)) => {
+                    Some(ItemKind::Global) => {
                         self.error(path.span, format!("a constant cannot read global `{}`", path.name.name));
                         None
                     }
-                    Some(ItemRef::Fn(_)) => {
+                    Some(ItemKind::Fn) => {
                         self.error(path.span, format!("`{}` is a function, not a value", path.name.name));
                         None
                     }
@@ -417,7 +538,6 @@ impl<'a> ProgramContext<'a> {
     }
 
     fn check_main(&mut self, project: &ParsedProject, graph: &ModuleGraph) -> Option<EntryPoint> {
-        let main_module = project.module("main")?;
         let main = Symbol::new("main", "main");
         let returns_value = match self.item("main", "main") {
             Some(ItemRef::Fn(f)) => {
@@ -428,13 +548,15 @@ impl<'a> ProgramContext<'a> {
                 }
                 sig.ret.is_some()
             }
+            // An unchanged `main` module: it was checked before.
+            Some(ItemRef::Known(InterfaceItem { kind: InterfaceKind::Fn(sig), .. })) => sig.ret.is_some(),
             Some(_) => {
                 let span = self.item_span("main", "main").unwrap_or_default();
                 self.error(span, "`main` must be a function");
                 return None;
             }
             None => {
-                let file = main_module.file;
+                let file = project.module("main")?.file;
                 self.error(Span::new(file, 0, 0), "module `main` has no `fn main()`");
                 return None;
             }
@@ -450,6 +572,7 @@ impl<'a> ProgramContext<'a> {
         self.item(module, name).map(|i| match i {
             ItemRef::Const(v) | ItemRef::Global(v) => v.name.span,
             ItemRef::Fn(f) => f.name.span,
+            ItemRef::Known(_) => Span::default(),
         })
     }
 }
@@ -552,14 +675,14 @@ impl FnChecker {
             }
             Some(m) => (m.name.clone(), cx.qualified_item(&self.module, path, m)?),
         };
-        match item {
-            ItemRef::Const(_) => cx.const_value(&module, &path.name.name).map(ValuePath::Const),
-            ItemRef::Global(_) => {
+        match item.kind() {
+            ItemKind::Const => cx.const_value(&module, &path.name.name).map(ValuePath::Const),
+            ItemKind::Global => {
                 let symbol = Symbol::new(&module, &path.name.name);
                 let ty = cx.global_types.get(&symbol).copied()?;
                 Some(ValuePath::Global(symbol, ty))
             }
-            ItemRef::Fn(_) => {
+            ItemKind::Fn => {
                 cx.error(path.span, format!("`{}` is a function, not a value", path.name.name));
                 None
             }
@@ -796,7 +919,7 @@ impl FnChecker {
                 None => return error_expr(),
             },
         };
-        if !matches!(item, ItemRef::Fn(_)) {
+        if item.kind() != ItemKind::Fn {
             cx.error(callee.span, format!("`{}` is not a function", callee.name.name));
             return error_expr();
         }

@@ -74,6 +74,21 @@ pub struct ProgramSymbols {
 }
 
 impl ProgramSymbols {
+    /// From the engine's facts: every function and global of the program,
+    /// checked in this build or not.
+    pub fn from_facts(facts: &crate::engine::ProgramFacts) -> ProgramSymbols {
+        let mut symbols = ProgramSymbols::default();
+        for module in &facts.modules {
+            for f in std::iter::once(&module.init).chain(&module.functions) {
+                symbols.signatures.insert(f.symbol.clone(), f.signature.clone());
+            }
+            for g in &module.globals {
+                symbols.global_types.insert(g.symbol.clone(), g.ty);
+            }
+        }
+        symbols
+    }
+
     pub fn of(program: &check::CheckedProgram) -> ProgramSymbols {
         let mut symbols = ProgramSymbols::default();
         for module in &program.modules {
@@ -108,3 +123,4 @@ pub fn lower_program(program: &check::CheckedProgram) -> mir::Program {
     mir::Program { globals, functions, entry: program.entry.clone() }
 }
 pub mod facts;
+pub mod incremental;

@@ -69,6 +69,7 @@ fn summarize(report: &serde_json::Value, stderr: &str) -> String {
         report["ir"]["hits"], report["ir"]["misses"], report["objects"]["hits"], report["objects"]["misses"]
     ));
     out.push_str(&format!("relinked: {}\n", report["relinked"]));
+    out.push_str(&format!("modules checked: {}\n", report["modules_checked"]));
     let problems = report["cache_problems"].as_array().map_or(0, |a| a.len());
     if problems > 0 {
         out.push_str(&format!("cache problems: {problems}\n"));

@@ -1,0 +1,191 @@
+//! Incremental checking: a build parses and checks only the modules whose
+//! text changed, and the modules whose imports' interfaces changed. Every
+//! other module is restored from a summary cached by an earlier build:
+//! its interface (what importers see) and its engine facts (what the
+//! incremental engine needs). Its typed bodies are produced on demand, only
+//! if one of its functions must be lowered (a Layer 1 miss).
+//!
+//! A module's summary is keyed by its name, its text and the interface
+//! hashes of the modules it imports, so it is reused exactly when checking
+//! it again would give the same result. Anything unusual (a parse or type
+//! error, a changed module set that breaks the import graph) falls back to
+//! checking the whole program, which also produces the diagnostics.
+
+use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
+use crate::engine::ModuleFacts;
+use crate::lks::check::{check_with_interfaces, CheckedModule, ModuleInterface};
+use crate::lks::modules::{ModuleGraph, ParsedModule, ParsedProject, ProjectSources};
+use crate::lks::parser::parse_module;
+use crate::source::SourceMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a build caches about one checked module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSummary {
+    pub interface: ModuleInterface,
+    pub facts: ModuleFacts,
+}
+
+/// What the manifest remembers about a module between builds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleRecord {
+    pub text: ContentHash,
+    pub imports: Vec<String>,
+}
+
+/// Where summaries come from and go to (the artifact cache, in a build).
+pub trait SummaryStore {
+    fn load(&self, key: &ContentHash) -> Option<ModuleSummary>;
+    fn store(&self, key: &ContentHash, summary: &ModuleSummary);
+}
+
+/// A module of an incrementally checked program.
+#[derive(Debug)]
+pub enum ModuleState {
+    /// Checked in this build.
+    Checked(Box<CheckedModule>),
+    /// Restored from its summary; its source, for checking on demand.
+    Known { display_path: String, text: String },
+}
+
+/// The result of incremental checking.
+#[derive(Debug)]
+pub struct IncrementalProgram {
+    /// Module names in name order, each with its state and summary.
+    pub modules: Vec<(String, ModuleState, ModuleSummary)>,
+    pub graph: ModuleGraph,
+    pub records: BTreeMap<String, ModuleRecord>,
+    /// How many modules were parsed and checked in this build.
+    pub checked: usize,
+}
+
+pub fn interface_hash(interface: &ModuleInterface) -> ContentHash {
+    StableHasher::new("lockstep.lks-interface").serialized(interface).finish()
+}
+
+fn summary_key(frontend: &str, name: &str, text: &ContentHash, imports: &[(String, ContentHash)]) -> ContentHash {
+    let mut h = StableHasher::new("lockstep.lks-summary");
+    h.str(compiler_fingerprint()).str(frontend).str(name).hash(text);
+    for (import, iface) in imports {
+        h.str(import).hash(iface);
+    }
+    h.finish()
+}
+
+/// Parses one module on its own (diagnostics are not needed here: any
+/// error sends the build down the whole-program path, which reports them).
+fn parse_alone(name: &str, display_path: &str, text: &str) -> Option<ParsedProject> {
+    let mut sources = SourceMap::new();
+    let file = sources.add(display_path.to_string(), text.to_string());
+    let (ast, errors) = parse_module(file, text);
+    errors
+        .is_empty()
+        .then(|| ParsedProject { sources, modules: vec![ParsedModule { name: name.to_string(), file, ast }] })
+}
+
+/// Checks one parsed module against the interfaces of the others.
+pub fn check_alone(
+    parsed: &ParsedProject,
+    interfaces: &BTreeMap<String, ModuleInterface>,
+    graph: &ModuleGraph,
+) -> Option<(CheckedModule, ModuleInterface)> {
+    let mut program = check_with_interfaces(parsed, interfaces, graph, false).ok()?;
+    let module = program.modules.pop()?;
+    let interface = program.interfaces.remove(&module.name)?;
+    Some((module, interface))
+}
+
+/// Checks `sources` incrementally. `None` means "use the whole-program
+/// path" (errors, or an import graph that does not hold together).
+pub fn check_incremental(
+    frontend: &str,
+    sources: &ProjectSources,
+    previous: &BTreeMap<String, ModuleRecord>,
+    store: &dyn SummaryStore,
+    facts_of: &dyn Fn(&CheckedModule) -> ModuleFacts,
+) -> Option<IncrementalProgram> {
+    let mut texts = BTreeMap::new();
+    let mut parsed: BTreeMap<String, ParsedProject> = BTreeMap::new();
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut records = BTreeMap::new();
+    for file in &sources.files {
+        if !crate::lks::modules::is_valid_module_name(&file.module) {
+            return None;
+        }
+        let text_hash = ContentHash::of(file.text.as_bytes());
+        let module_imports: Vec<String> = match previous.get(&file.module).filter(|r| r.text == text_hash) {
+            Some(record) => record.imports.clone(),
+            None => {
+                let project = parse_alone(&file.module, &file.display_path, &file.text)?;
+                let mut list: Vec<String> = project.modules[0]
+                    .ast
+                    .items
+                    .iter()
+                    .filter_map(|i| match i {
+                        crate::lks::ast::Item::Import(import) => Some(import.module.name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let unique: BTreeSet<String> = list.iter().cloned().collect();
+                if unique.len() != list.len() {
+                    return None;
+                }
+                list.sort();
+                parsed.insert(file.module.clone(), project);
+                list
+            }
+        };
+        records.insert(file.module.clone(), ModuleRecord { text: text_hash, imports: module_imports.clone() });
+        imports.insert(file.module.clone(), module_imports.into_iter().collect());
+        texts.insert(file.module.clone(), (file, text_hash));
+    }
+    if !texts.contains_key("main") {
+        return None;
+    }
+    for (module, deps) in &imports {
+        if deps.iter().any(|d| !texts.contains_key(d) || d == module) {
+            return None;
+        }
+    }
+    let graph = ModuleGraph { imports };
+    if graph.find_cycle().is_some() {
+        return None;
+    }
+
+    // Imports first, so each module's imports' interfaces are settled.
+    let mut interfaces: BTreeMap<String, ModuleInterface> = BTreeMap::new();
+    let mut iface_hashes: BTreeMap<String, ContentHash> = BTreeMap::new();
+    let mut states: BTreeMap<String, (ModuleState, ModuleSummary)> = BTreeMap::new();
+    let mut checked = 0;
+    for name in graph.init_order() {
+        let (file, text_hash) = texts[&name];
+        let import_hashes: Vec<(String, ContentHash)> =
+            graph.imports[&name].iter().map(|i| (i.clone(), iface_hashes[i])).collect();
+        let key = summary_key(frontend, &name, &text_hash, &import_hashes);
+        // A summary for exactly this text and these interfaces is as good
+        // as checking again, even for text that changed (an edit reverted).
+        let (state, summary) = match store.load(&key) {
+            Some(summary) => {
+                parsed.remove(&name);
+                (ModuleState::Known { display_path: file.display_path.clone(), text: file.text.clone() }, summary)
+            }
+            None => {
+                let project = match parsed.remove(&name) {
+                    Some(p) => p,
+                    None => parse_alone(&name, &file.display_path, &file.text)?,
+                };
+                let (module, interface) = check_alone(&project, &interfaces, &graph)?;
+                checked += 1;
+                let summary = ModuleSummary { interface, facts: facts_of(&module) };
+                store.store(&key, &summary);
+                (ModuleState::Checked(Box::new(module)), summary)
+            }
+        };
+        iface_hashes.insert(name.clone(), interface_hash(&summary.interface));
+        interfaces.insert(name.clone(), summary.interface.clone());
+        states.insert(name, (state, summary));
+    }
+    let modules = states.into_iter().map(|(name, (state, summary))| (name, state, summary)).collect();
+    Some(IncrementalProgram { modules, graph, records, checked })
+}
