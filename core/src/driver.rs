@@ -411,7 +411,7 @@ fn manifest_path(options: &BuildOptions, output: &Path) -> PathBuf {
         .serialized(&options.codegen_config())
         .str(options.cgu.name())
         .finish();
-    options.work_dir().join("state").join(format!("{}.json", key.short()))
+    options.work_dir().join("state").join(format!("{}.manifest", key.short()))
 }
 
 /// Builds the project. On success and on build failures alike, the report

@@ -1133,7 +1133,7 @@ impl<'a> Gen<'a> {
         let last_planned = slots.iter().rposition(|s| !s.is_empty());
         for (i, slot) in slots.into_iter().enumerate() {
             // No early `return` before the last planned call, or whole subtrees of the call tree would rarely run.
-            cx.can_return = last_planned.map_or(true, |l| i >= l);
+            cx.can_return = last_planned.is_none_or(|l| i >= l);
             if rec_at == Some(i) {
                 stmts.push(self.self_call(&mut cx, m, f));
             }
@@ -1174,7 +1174,7 @@ impl<'a> Gen<'a> {
         let slots = self.planned_slots(Parent::Main, n);
         let last_planned = slots.iter().rposition(|s| !s.is_empty());
         for (i, slot) in slots.into_iter().enumerate() {
-            cx.can_return = last_planned.map_or(true, |l| i >= l);
+            cx.can_return = last_planned.is_none_or(|l| i >= l);
             for child in slot {
                 stmts.push(self.planned_call(&mut cx, child));
             }
