@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! VERSION            format stamp; a directory with another stamp is not ours
-//! ir/ab/abcd….bin    Layer 1: one function's MIR, keyed by its content hash
-//! obj/ab/abcd….bin   Layer 2: one codegen unit's object or bitcode
+//! ir/ab/abcd….bin    Layer 1: MIR, keyed by function content hash, packed
+//!                    one file per codegen unit (see `session::unit_ir`);
+//!                    also the front end's module summaries
+//! obj/ab/abcd….bin   Layer 2: one codegen unit's object or bitcode, and
+//!                    cached `ld -r` results
 //! ```
 //!
 //! Every entry is one file: a header (magic, format version, layer, key,

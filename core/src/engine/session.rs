@@ -37,8 +37,9 @@ pub trait BackendFactory: Sync {
 /// How functions are grouped into objects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CguMode {
-    /// One object per module. The default: measured fastest for clean and
-    /// incremental builds alike (see `benches/benches/cgu.rs`).
+    /// One object per module. The default: measured faster for clean and
+    /// incremental builds alike (`benches/benches/pipeline.rs`; figures in
+    /// README.md).
     #[default]
     Module,
     /// One object per function, merged per module by `ld -r`.

@@ -10,6 +10,15 @@ use super::Schedule;
 ///
 /// Text forms (for `--schedule` style command-line options): `random:SEED`, `pct:SEED:DEPTH`, and
 /// `replay:` followed by a schedule's text form.
+///
+/// ```
+/// use lockstep_scheduler::fuzz::Strategy;
+///
+/// let pct: Strategy = "pct:7:3".parse().unwrap();
+/// assert_eq!(pct, Strategy::Pct { seed: 7, depth: 3 });
+/// assert_eq!(pct.to_string(), "pct:7:3");
+/// assert!("pct:7:0".parse::<Strategy>().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Uniformly random among the enabled events, from `seed`.
