@@ -38,25 +38,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The SplitMix64 generator; its output sequence for a seed is fixed forever, which makes seeds portable.
+/// The generator's randomness: the scheduler's SplitMix64 (one
+/// implementation in the workspace), plus the drawing helpers the generator
+/// needs. Its output for a seed is fixed forever, which makes seeds portable.
 #[derive(Clone, Debug)]
 pub struct SplitMix64 {
-    state: u64,
+    inner: lockstep_scheduler::fuzz::SplitMix64,
 }
 
 impl SplitMix64 {
     /// Creates a generator; every seed (including 0) gives a good sequence.
     pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
+        SplitMix64 { inner: lockstep_scheduler::fuzz::SplitMix64::new(seed) }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.inner.next_u64()
     }
 
     /// A uniform value in `0..n` (`n > 0`), by the multiply-high method so that no platform detail matters.
