@@ -288,28 +288,19 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     link_nodes.push(entry_link);
     let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
 
-    // Link inputs are staged in a directory of this build's own, so
-    // concurrent builds (even of other configurations) never see each
-    // other's files. Without a link (a cross target), the objects are the
-    // result and go to the output directory instead.
-    let staging_dir = if options.link {
-        tempfile::Builder::new().prefix("link-").tempdir_in(ensure_dir(&options.work_dir)).map(Some)
-    } else {
-        std::fs::create_dir_all(&options.output).map(|_| None)
-    };
-    let (staging_guard, staging_path) = match staging_dir {
-        Ok(Some(dir)) => {
-            let path = dir.path().to_path_buf();
-            (Some(dir), path)
-        }
-        Ok(None) => (None, options.output.clone()),
-        Err(e) => {
-            report.status = "failed";
-            let where_ = if options.link { &options.work_dir } else { &options.output };
-            report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", where_.display())));
-            return SessionResult { report, succeeded: false };
-        }
-    };
+    // Link inputs live in `WORK/objects`, each named by the hash of its
+    // bytes: written once, never changed, so builds (concurrent ones too,
+    // of any configuration) share them, and an edit writes one new file
+    // instead of restaging every object (creating files is what costs on
+    // an ordinary disk). Without a link (a cross target), the objects are
+    // the result and go to the output directory, by module name.
+    let (staging, named) =
+        if options.link { (options.work_dir.join("objects"), false) } else { (options.output.clone(), true) };
+    if let Err(e) = std::fs::create_dir_all(&staging) {
+        report.status = "failed";
+        report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", staging.display())));
+        return SessionResult { report, succeeded: false };
+    }
     let codegen_stage = CodegenWork {
         frontend,
         backends,
@@ -336,14 +327,14 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
         entry_link,
         final_link,
-        staging: staging_path,
+        staging,
+        named,
         linker: &options.linker,
         output: options.output.clone(),
         lto: options.lto,
         previous_link: previous.map(|m| (m.link_key, m.output_hash)),
     };
     let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, options.mode);
-    drop(staging_guard);
 
     // The report, from what every step returned.
     report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
@@ -439,11 +430,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         }
     }
     SessionResult { report, succeeded: true }
-}
-
-fn ensure_dir(dir: &Path) -> &Path {
-    let _ = std::fs::create_dir_all(dir);
-    dir
 }
 
 /// One function's IR bytes, and whether Layer 1 had them.
@@ -661,7 +647,9 @@ struct LinkWork<'a, B: BackendFactory> {
     module_names: Vec<String>,
     entry_link: NodeId,
     final_link: Option<NodeId>,
+    /// Where link inputs go: content-addressed, or (`named`) by module.
     staging: PathBuf,
+    named: bool,
     linker: &'a Linker,
     output: PathBuf,
     lto: bool,
@@ -684,6 +672,23 @@ fn units_of<'x>(inputs: &'x [(NodeId, &'x Artifact)]) -> Vec<&'x UnitOutcome> {
 }
 
 impl<B: BackendFactory> LinkWork<'_, B> {
+    /// Puts an object where the linker can read it: by content hash (a
+    /// file already there with these bytes is reused), or by `name`.
+    fn place(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+        if self.named {
+            let path = self.staging.join(format!("{name}.o"));
+            write_file(&path, bytes)?;
+            return Ok(path);
+        }
+        let path = self.staging.join(format!("{}.o", ContentHash::of(bytes).hex()));
+        // The name promises the content; a damaged file is replaced.
+        if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
+            return Ok(path);
+        }
+        crate::engine::cache::write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+
     fn link_module(&mut self, module: usize, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
         let units = units_of(inputs);
         let keys: Vec<ContentHash> = units.iter().map(|u| u.key).collect();
@@ -692,9 +697,8 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             let bitcode = units.iter().map(|u| u.bytes.clone()).collect();
             return Ok(Artifact::Staged { objects: Vec::new(), bitcode, keys });
         }
-        let path = self.staging.join(format!("{name}.o"));
         if units.len() == 1 {
-            write_file(&path, &units[0].bytes)?;
+            let path = self.place(name, &units[0].bytes)?;
             return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
         // Per-function objects: merge with `ld -r`, itself cached by the
@@ -706,21 +710,28 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         }
         let key = key.finish();
         if let Lookup::Hit(bytes) = self.cache.get(Layer::Object, &key) {
-            write_file(&path, &bytes)?;
+            let path = self.place(name, &bytes)?;
             return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
-        let dir = self.staging.join(format!("{name}.parts"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut parts = Vec::new();
         for (i, unit) in units.iter().enumerate() {
-            let part = dir.join(format!("{i}.o"));
-            write_file(&part, &unit.bytes)?;
-            parts.push(part);
+            parts.push(self.place(&format!("{name}.part{i}"), &unit.bytes)?);
         }
-        self.linker.partial_link(&parts, &path).map_err(|e| e.to_string())?;
-        if let Ok(bytes) = std::fs::read(&path) {
-            let _ = self.cache.put(Layer::Object, &key, &bytes);
+        let merged = tempfile::Builder::new()
+            .prefix(".tmp-partial-")
+            .suffix(".o")
+            .tempfile_in(&self.staging)
+            .map_err(|e| format!("{}: {e}", self.staging.display()))?
+            .into_temp_path();
+        self.linker.partial_link(&parts, &merged).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&merged).map_err(|e| format!("{}: {e}", merged.display()))?;
+        let _ = self.cache.put(Layer::Object, &key, &bytes);
+        if self.named {
+            for part in &parts {
+                let _ = std::fs::remove_file(part);
+            }
         }
+        let path = self.place(name, &bytes)?;
         Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys })
     }
 
@@ -753,9 +764,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             let mut object_config = self.config.clone();
             object_config.artifact = ArtifactKind::Object;
             let merged = backend.lto_link(&bitcode, &object_config)?;
-            let path = self.staging.join("lto.o");
-            write_file(&path, &merged)?;
-            objects = vec![path];
+            objects = vec![self.place("lto", &merged)?];
         }
         let dir = self.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -785,8 +794,7 @@ impl<B: BackendFactory> LinkStage<Artifact, String> for LinkWork<'_, B> {
             if self.lto {
                 return Ok(Artifact::Staged { objects: Vec::new(), bitcode: vec![entry.bytes.clone()], keys });
             }
-            let path = self.staging.join(format!("{ENTRY_UNIT}.o"));
-            write_file(&path, &entry.bytes)?;
+            let path = self.place(ENTRY_UNIT, &entry.bytes)?;
             return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
         if Some(node) == self.final_link {

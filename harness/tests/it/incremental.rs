@@ -70,9 +70,11 @@ fn summarize(report: &serde_json::Value, stderr: &str) -> String {
     ));
     out.push_str(&format!("relinked: {}\n", report["relinked"]));
     out.push_str(&format!("modules checked: {}\n", report["modules_checked"]));
+    // How many entries a damage step hits depends on how keys sort, which
+    // changes with the compiler; that some were found and reported does not.
     let problems = report["cache_problems"].as_array().map_or(0, |a| a.len());
     if problems > 0 {
-        out.push_str(&format!("cache problems: {problems}\n"));
+        out.push_str("cache problems: reported\n");
     }
     out.trim_end().to_string().replace(": \n", ":\n") + "\n"
 }
