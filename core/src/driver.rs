@@ -64,6 +64,10 @@ pub struct BuildOptions {
     pub lto: bool,
     pub verify_cache: bool,
     pub jobs: Option<usize>,
+    /// Workers and jobserver, when the caller connected to one (the binary
+    /// does, at startup: see `Parallelism::from_env`). Otherwise `jobs` or
+    /// the available parallelism, without a jobserver.
+    pub parallelism: Option<Parallelism>,
     pub scheduling: Scheduling,
     /// Virtual workers under the fuzzed scheduler (default 2).
     pub virtual_workers: usize,
@@ -86,6 +90,7 @@ impl BuildOptions {
             lto: false,
             verify_cache: false,
             jobs: None,
+            parallelism: None,
             scheduling: Scheduling::Threads,
             virtual_workers: 2,
             faults: BTreeSet::new(),
@@ -459,7 +464,12 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     }
     let mode = match &options.scheduling {
-        Scheduling::Threads => ExecMode::Threads(Parallelism::from_env(options.jobs)),
+        Scheduling::Threads => ExecMode::Threads(options.parallelism.clone().unwrap_or_else(|| {
+            let workers = options
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+            Parallelism::fixed(workers)
+        })),
         Scheduling::Fuzzed(strategy) => {
             let steps = frontend.facts().modules.iter().map(|m| m.functions.len() + 1).sum::<usize>() * 3;
             ExecMode::Fuzzed {

@@ -9,6 +9,7 @@ use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
 use lockstep_core::llvm::OptLevel;
 use lockstep_scheduler::fuzz::Strategy;
+use lockstep_scheduler::parallelism::Parallelism;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -158,7 +159,7 @@ impl From<Diagnostics> for DiagnosticStyle {
 }
 
 impl BuildArgs {
-    fn options(&self, output: Option<PathBuf>) -> Result<BuildOptions, String> {
+    fn options(&self, output: Option<PathBuf>, parallelism: &Parallelism) -> Result<BuildOptions, String> {
         let mut options = BuildOptions::new(&self.dir);
         options.output = output;
         options.opt = if self.release { OptLevel::Release } else { OptLevel::Debug };
@@ -177,6 +178,7 @@ impl BuildArgs {
             return Err("-j needs at least 1 worker".to_string());
         }
         options.jobs = self.jobs;
+        options.parallelism = Some(parallelism.clone());
         if let Some(text) = &self.schedule {
             let strategy: Strategy = text.parse().map_err(|e| format!("--schedule {text}: {e}"))?;
             options.scheduling = Scheduling::Fuzzed(strategy);
@@ -203,8 +205,8 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
 
 /// Runs a build, writes the report and the explanation, and returns the
 /// executable on success.
-fn build(args: &BuildArgs, output: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
-    let options = args.options(output).map_err(fail)?;
+fn build(args: &BuildArgs, output: Option<PathBuf>, parallelism: &Parallelism) -> Result<PathBuf, ExitCode> {
+    let options = args.options(output, parallelism).map_err(fail)?;
     let result = driver::build(&options);
     let report: BuildReport = match &result {
         Ok(report) => report.clone(),
@@ -234,13 +236,20 @@ fn build(args: &BuildArgs, output: Option<PathBuf>) -> Result<PathBuf, ExitCode>
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Connect to a `make` jobserver before opening any file: it arrives as
+    // inherited descriptor numbers, trustworthy only until we open our own.
+    let jobs = match &cli.command {
+        Command::Build { build, .. } | Command::Run { build } => build.jobs,
+        _ => None,
+    };
+    let parallelism = Parallelism::from_env(jobs);
     match cli.command {
-        Command::Build { build: args, output } => match build(&args, output) {
+        Command::Build { build: args, output } => match build(&args, output, &parallelism) {
             Ok(_) => ExitCode::SUCCESS,
             Err(code) => code,
         },
         Command::Run { build: args } => {
-            let exe = match build(&args, None) {
+            let exe = match build(&args, None, &parallelism) {
                 Ok(exe) => exe,
                 Err(code) => return code,
             };
