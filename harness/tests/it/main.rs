@@ -12,3 +12,4 @@ mod lang;
 mod parallel;
 mod snapshots;
 mod support;
+mod verify;
