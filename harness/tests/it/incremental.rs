@@ -57,6 +57,20 @@ fn summarize(report: &serde_json::Value, stderr: &str) -> String {
         }
         return out;
     }
+    if let Some(explain) = report["explain"].as_str() {
+        // Content hashes are shown abbreviated; they change with the compiler.
+        let words: Vec<String> = explain
+            .split(' ')
+            .map(|w| {
+                if w.len() >= 16 && w.chars().all(|c| c.is_ascii_hexdigit()) {
+                    "HASH".to_string()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        out.push_str(&format!("explain: {}\n", words.join(" ")));
+    }
     if report["up_to_date"].as_bool() == Some(true) {
         out.push_str("up to date\n");
         return out;
