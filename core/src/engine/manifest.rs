@@ -100,42 +100,28 @@ pub fn explain(
         reasons.push("its signature (or visibility) changed".to_string());
     }
     if previous.hash.callees != now.hash.callees {
-        let mut names = Vec::new();
-        for (callee, sig) in &now.callee_signatures {
-            match previous.callee_signatures.get(callee) {
-                Some(old) if old == sig => {}
-                Some(_) => names.push(format!("the signature of `{callee}` changed")),
-                None => names.push(format!("it now calls `{callee}`")),
-            }
-        }
-        for callee in previous.callee_signatures.keys() {
-            if !now.callee_signatures.contains_key(callee) {
-                names.push(format!("it no longer calls `{callee}`"));
-            }
-        }
-        if names.is_empty() {
-            names.push("the set of functions it calls changed".to_string());
-        }
-        reasons.extend(names);
+        reasons.extend(map_changes(
+            &previous.callee_signatures,
+            &now.callee_signatures,
+            "the set of functions it calls changed",
+            |callee, change| match change {
+                Change::Added => format!("it now calls `{callee}`"),
+                Change::Removed => format!("it no longer calls `{callee}`"),
+                Change::Modified(_, _) => format!("the signature of `{callee}` changed"),
+            },
+        ));
     }
     if previous.hash.globals != now.hash.globals {
-        let mut names = Vec::new();
-        for (global, ty) in &now.global_types {
-            match previous.global_types.get(global) {
-                Some(old) if old == ty => {}
-                Some(old) => names.push(format!("global `{global}` changed type from `{old}` to `{ty}`")),
-                None => names.push(format!("it now uses global `{global}`")),
-            }
-        }
-        for global in previous.global_types.keys() {
-            if !now.global_types.contains_key(global) {
-                names.push(format!("it no longer uses global `{global}`"));
-            }
-        }
-        if names.is_empty() {
-            names.push("the globals it uses changed".to_string());
-        }
-        reasons.extend(names);
+        reasons.extend(map_changes(
+            &previous.global_types,
+            &now.global_types,
+            "the globals it uses changed",
+            |global, change| match change {
+                Change::Added => format!("it now uses global `{global}`"),
+                Change::Removed => format!("it no longer uses global `{global}`"),
+                Change::Modified(old, new) => format!("global `{global}` changed type from `{old}` to `{new}`"),
+            },
+        ));
     }
     if reasons.is_empty() && previous.hash.combined != now.hash.combined {
         reasons.push("the compiler itself changed".to_string());
@@ -152,4 +138,36 @@ pub fn explain(
         ),
         (false, _) => format!("`{symbol}` was recompiled: {}", reasons.join("; ")),
     }
+}
+
+/// How one entry of a name-keyed map differs between two builds.
+enum Change<'a, V> {
+    Added,
+    Removed,
+    Modified(&'a V, &'a V),
+}
+
+/// Describes every difference between `before` and `now`, in name order,
+/// or `fallback` if the maps are equal (the difference is elsewhere).
+fn map_changes<V: PartialEq>(
+    before: &BTreeMap<String, V>,
+    now: &BTreeMap<String, V>,
+    fallback: &str,
+    describe: impl Fn(&str, Change<'_, V>) -> String,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in now {
+        match before.get(name) {
+            Some(old) if old == value => {}
+            Some(old) => out.push(describe(name, Change::Modified(old, value))),
+            None => out.push(describe(name, Change::Added)),
+        }
+    }
+    for name in before.keys().filter(|n| !now.contains_key(*n)) {
+        out.push(describe(name, Change::Removed));
+    }
+    if out.is_empty() {
+        out.push(fallback.to_string());
+    }
+    out
 }
