@@ -464,12 +464,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     }
     let mode = match &options.scheduling {
-        Scheduling::Threads => ExecMode::Threads(options.parallelism.clone().unwrap_or_else(|| {
-            let workers = options
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
-            Parallelism::fixed(workers)
-        })),
+        Scheduling::Threads => {
+            ExecMode::Threads(options.parallelism.clone().unwrap_or_else(|| Parallelism::local(options.jobs)))
+        }
         Scheduling::Fuzzed(strategy) => {
             let steps = frontend.facts().modules.iter().map(|m| m.functions.len() + 1).sum::<usize>() * 3;
             ExecMode::Fuzzed {

@@ -36,6 +36,13 @@ impl Parallelism {
         Ok(Parallelism { workers: workers.max(1), jobserver: Some(Client::new(extra_tokens)?) })
     }
 
+    /// `-j N` if `requested_jobs` is `Some(N)` with `N > 0`, else the machine's available
+    /// parallelism; never a jobserver (for library callers, which must not adopt inherited file
+    /// descriptors).
+    pub fn local(requested_jobs: Option<usize>) -> Parallelism {
+        Parallelism::fixed(worker_count(requested_jobs))
+    }
+
     /// The parallelism for this process: `-j N` if `requested_jobs` is `Some(N)` with `N > 0`, else
     /// the machine's available parallelism; plus the jobserver offered by the parent `make` or
     /// `cargo` in `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS`, if there is one.
