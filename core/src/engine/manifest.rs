@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 3;
+const MANIFEST_VERSION: u32 = 4;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -34,7 +34,6 @@ pub struct Manifest {
     /// Hash of every source file and every build option.
     pub inputs: ContentHash,
     pub functions: BTreeMap<String, FunctionRecord>,
-    pub units: BTreeMap<String, ContentHash>,
     /// The Layer 1 packs recently written or used for each unit, newest
     /// first: where the next build looks for the IR of the unit's
     /// functions (an edit reverted finds its original IR in an older pack).

@@ -339,7 +339,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     // The report, from what every step returned.
     report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
     let mut ir_hit = vec![None; functions.len()];
-    let mut unit_keys = BTreeMap::new();
     let mut ir_packs = BTreeMap::new();
     for (u, node) in unit_nodes.iter().enumerate() {
         if let Some(Artifact::Unit(out)) = &outcome.outputs[node.index()] {
@@ -353,7 +352,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
                 report.codegened_units.push(units[u].name.clone());
             }
             report.cache_problems.extend(out.problems.iter().cloned());
-            unit_keys.insert(units[u].name.clone(), out.key);
             let mut history = vec![out.ir_pack];
             if let Some(old) = previous.and_then(|m| m.ir_packs.get(&units[u].name)) {
                 history.extend(old.iter().filter(|k| **k != out.ir_pack).take(manifest::PACK_HISTORY - 1));
@@ -420,7 +418,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     // Record what the next build needs.
     manifest.inputs = options.inputs;
     manifest.functions = functions.iter().map(|f| (f.symbol.to_string(), f.record.clone())).collect();
-    manifest.units = unit_keys;
     manifest.ir_packs = ir_packs;
     manifest.function_count = report.functions;
     manifest.unit_count = units.len();
