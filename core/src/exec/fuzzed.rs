@@ -136,16 +136,7 @@ where
                 let position = held.iter().position(|held| held.node == node).expect("done events are held");
                 let delivered = held.remove(position);
                 free_workers.insert(delivered.virtual_worker);
-                let progress = match delivered.result {
-                    Ok(output) => {
-                        outputs[node.index()] = Some(output);
-                        state.complete(node)
-                    }
-                    Err(error) => {
-                        failures.push((node, error));
-                        state.fail(node)
-                    }
-                };
+                let progress = settle(&mut state, &mut outputs, &mut failures, node, delivered.result);
                 publish_link_tickets(&link_queue, progress);
             }
             ScheduleEvent::Link(node) => {
@@ -161,16 +152,7 @@ where
                 let result = link.run(node, &inputs);
                 drop(inputs);
                 stats.link_runs += 1;
-                let progress = match result {
-                    Ok(output) => {
-                        outputs[node.index()] = Some(output);
-                        state.complete(node)
-                    }
-                    Err(error) => {
-                        failures.push((node, error));
-                        state.fail(node)
-                    }
-                };
+                let progress = settle(&mut state, &mut outputs, &mut failures, node, result);
                 publish_link_tickets(&link_queue, progress);
             }
         }
@@ -181,6 +163,27 @@ where
     }
     stats.preemptions = chooser.preemptions();
     assemble_outcome(&state, outputs, failures, stats, Some(chooser.schedule()), divergence)
+}
+
+/// Records a node's result in the plan: its output on success (dependents
+/// may become ready), or the failure (dependents are skipped).
+fn settle<O, E>(
+    state: &mut CompilationPlan,
+    outputs: &mut [Option<O>],
+    failures: &mut Vec<(NodeId, E)>,
+    node: NodeId,
+    result: Result<O, E>,
+) -> Progress {
+    match result {
+        Ok(output) => {
+            outputs[node.index()] = Some(output);
+            state.complete(node)
+        }
+        Err(error) => {
+            failures.push((node, error));
+            state.fail(node)
+        }
+    }
 }
 
 fn publish_link_tickets(queue: &LinkQueue<LinkTicket>, progress: Progress) {
