@@ -401,7 +401,7 @@ fn inputs_fingerprint(options: &BuildOptions, sources: &lks::modules::ProjectSou
     h.str(compiler_fingerprint()).str(&llvm::backend_version()).serialized(&options.codegen_config());
     h.str(options.cgu.name()).bytes(linker.program.as_os_str().as_encoded_bytes());
     for file in &sources.files {
-        h.str(&file.module).str(&file.text);
+        h.str(&file.module).hash(&file.hash);
     }
     h.finish()
 }

@@ -49,11 +49,7 @@ impl Bytes<'_> {
 fn sources(files: &[(String, String)]) -> ProjectSources {
     let mut files: Vec<SourceFile> = files
         .iter()
-        .map(|(module, text)| SourceFile {
-            module: module.clone(),
-            display_path: format!("{module}.lks"),
-            text: text.clone(),
-        })
+        .map(|(module, text)| SourceFile::new(module.clone(), format!("{module}.lks"), text.clone()))
         .collect();
     files.sort_by(|a, b| a.module.cmp(&b.module));
     ProjectSources { files }

@@ -113,7 +113,7 @@ pub fn check_incremental(
         if !crate::lks::modules::is_valid_module_name(&file.module) {
             return None;
         }
-        let text_hash = ContentHash::of(file.text.as_bytes());
+        let text_hash = file.hash;
         let module_imports: Vec<String> = match previous.get(&file.module).filter(|r| r.text == text_hash) {
             Some(record) => record.imports.clone(),
             None => {

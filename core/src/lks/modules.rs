@@ -5,6 +5,7 @@
 //! nothing depends on directory iteration order.
 
 use crate::diagnostic::Diagnostic;
+use crate::engine::hash::ContentHash;
 use crate::lks::ast;
 use crate::lks::ast::is_keyword;
 use crate::lks::parser::parse_module;
@@ -46,6 +47,17 @@ pub struct SourceFile {
     pub module: String,
     pub display_path: String,
     pub text: String,
+    /// Hash of `text`, computed once when the file is read: the up-to-date
+    /// check and incremental checking both need it.
+    pub hash: ContentHash,
+}
+
+impl SourceFile {
+    pub fn new(module: impl Into<String>, display_path: impl Into<String>, text: impl Into<String>) -> SourceFile {
+        let text = text.into();
+        let hash = ContentHash::of(text.as_bytes());
+        SourceFile { module: module.into(), display_path: display_path.into(), text, hash }
+    }
 }
 
 /// Why a project could not even be read (I/O, not a diagnostic in a file).
@@ -80,7 +92,7 @@ pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
         // Invalid UTF-8 is reported by the lexer as unexpected characters
         // rather than refusing the whole file.
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        files.push(SourceFile { module: stem.to_string(), display_path: path.display().to_string(), text });
+        files.push(SourceFile::new(stem, path.display().to_string(), text));
     }
     files.sort_by(|a, b| a.module.cmp(&b.module));
     Ok(ProjectSources { files })
