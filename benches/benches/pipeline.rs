@@ -113,7 +113,16 @@ fn ratios() {
         f();
         start.elapsed()
     };
-    for cgu in [CguMode::Module, CguMode::Function] {
+    // `LOCKSTEP_BENCH_CGU=module,partition:16` picks the modes.
+    let modes: Vec<CguMode> = std::env::var("LOCKSTEP_BENCH_CGU")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .map(|m| CguMode::parse(m.trim()).unwrap_or_else(|| panic!("LOCKSTEP_BENCH_CGU: `{m}`")))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![CguMode::Module, CguMode::Function, CguMode::parse("partition").expect("mode")]);
+    for cgu in modes {
         let clean = median(
             (0..runs)
                 .map(|_| {
@@ -142,7 +151,7 @@ fn ratios() {
             "ratios[{}x{} cgu={}]: clean {:.1} ms; no-op {:.2} ms = {:.2}% of clean; body edit {:.1} ms = {:.2}% of clean",
             w.modules,
             w.functions,
-            cgu.name(),
+            cgu.describe(),
             clean.as_secs_f64() * 1e3,
             noop.as_secs_f64() * 1e3,
             100.0 * noop.as_secs_f64() / clean.as_secs_f64(),

@@ -399,7 +399,7 @@ pub fn module_unit(
 fn inputs_fingerprint(options: &BuildOptions, sources: &lks::modules::ProjectSources, linker: &Linker) -> ContentHash {
     let mut h = StableHasher::new("lockstep.inputs");
     h.str(compiler_fingerprint()).str(&llvm::backend_version()).serialized(&options.codegen_config());
-    h.str(options.cgu.name()).bytes(linker.program.as_os_str().as_encoded_bytes());
+    h.str(&options.cgu.describe()).bytes(linker.program.as_os_str().as_encoded_bytes());
     for file in &sources.files {
         h.str(&file.module).hash(&file.hash);
     }
@@ -414,7 +414,7 @@ fn manifest_path(options: &BuildOptions, output: &Path) -> PathBuf {
     let key = StableHasher::new("lockstep.manifest")
         .bytes(abs.as_os_str().as_encoded_bytes())
         .serialized(&options.codegen_config())
-        .str(options.cgu.name())
+        .str(&options.cgu.describe())
         .finish();
     options.work_dir().join("state").join(format!("{}.manifest", key.short()))
 }
@@ -530,11 +530,9 @@ fn check_incrementally(
     sources: &lks::modules::ProjectSources,
     cache: &ArtifactCache,
 ) -> Result<LksFrontEnd, BuildError> {
-    let records_path = options.work_dir().join("state").join("modules.json");
-    let previous: BTreeMap<String, ModuleRecord> = std::fs::read_to_string(&records_path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
+    let records_path = options.work_dir().join("state").join("modules.records");
+    let previous: BTreeMap<String, ModuleRecord> =
+        std::fs::read(&records_path).ok().and_then(|bytes| postcard::from_bytes(&bytes).ok()).unwrap_or_default();
     let incremental = lks::incremental::check_incremental(
         &frontend_identity(),
         sources,
@@ -554,8 +552,8 @@ fn check_incrementally(
     if let Some(records) = records.filter(|r| *r != previous) {
         // Records are a pure function of the texts, so a concurrent build
         // writing its own is never wrong, only possibly older.
-        if let Ok(text) = serde_json::to_string(&records) {
-            let _ = crate::engine::cache::write_atomic(&records_path, text.as_bytes());
+        if let Ok(bytes) = postcard::to_stdvec(&records) {
+            let _ = crate::engine::cache::write_atomic(&records_path, &bytes);
         }
     }
     Ok(frontend)

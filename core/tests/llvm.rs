@@ -766,8 +766,8 @@ fn llvm_ir_text() {
     for needle in [
         "; ModuleID = 'main'",
         "source_filename = \"main\"",
-        "define i64 @_LKF4main4main()",
-        "declare i64 @_LKF3ops3div(i64, i64)",
+        "define hidden i64 @_LKF4main4main()",
+        "declare hidden i64 @_LKF3ops3div(i64, i64)",
         "@__lockstep_print(i64)",
         "alloca",
         &format!("target triple = \"{}\"", host_triple()),
@@ -782,12 +782,12 @@ fn llvm_ir_text() {
 
     let cmp = Fb::new(sym("c", "t"), &[Ty::I64, Ty::Bool], Some(Ty::Bool)).ret(Some(l(LocalId(1))));
     let ir = backend.unit_llvm_ir(&unit("c", &[], vec![cmp]), &CodegenConfig::host(OptLevel::Debug)).unwrap();
-    assert!(ir.contains("define zeroext i1 @_LKF1c1t(i64 %0, i1 zeroext %1)"), "{ir}");
+    assert!(ir.contains("define hidden zeroext i1 @_LKF1c1t(i64 %0, i1 zeroext %1)"), "{ir}");
 
     let globals = unit("g", &[(sym("g", "flag"), Ty::Bool), (sym("g", "n"), Ty::I64)], vec![]);
     let ir = backend.unit_llvm_ir(&globals, &CodegenConfig::host(OptLevel::Debug)).unwrap();
-    assert!(ir.contains("@_LKG1g4flag = global i8 0"), "{ir}");
-    assert!(ir.contains("@_LKG1g1n = global i64 0"), "{ir}");
+    assert!(ir.contains("@_LKG1g4flag = hidden global i8 0"), "{ir}");
+    assert!(ir.contains("@_LKG1g1n = hidden global i64 0"), "{ir}");
 
     let e = backend
         .entry_llvm_ir(

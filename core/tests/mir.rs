@@ -2153,3 +2153,43 @@ proptest! {
         prop_assert_eq!(function_to_string(&again.functions[0]), text);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Which slots the backend zeroes at entry.
+
+#[test]
+fn locals_read_before_assignment() {
+    use lockstep_core::mir::passes::locals_read_before_assignment;
+    // (function, the non-parameter locals some path reads before writing)
+    let cases: &[(&str, &[u32])] = &[
+        ("fn m::f(_0: i64) -> i64 {\n let _1: i64\n bb0:\n _1 = add _0, 1\n return _1\n}", &[]),
+        ("fn m::f(_0: i64) -> i64 {\n let _1: i64\n bb0:\n return _1\n}", &[1]),
+        // Written on one branch only, read after the join.
+        (
+            "fn m::f(_0: bool) -> i64 {\n let _1: i64\n bb0:\n branch _0, bb1, bb2\n bb1:\n _1 = 5\n goto bb2\n bb2:\n return _1\n}",
+            &[1],
+        ),
+        // Written on both branches: never read unwritten.
+        (
+            "fn m::f(_0: bool) -> i64 {\n let _1: i64\n bb0:\n branch _0, bb1, bb2\n bb1:\n _1 = 5\n goto bb3\n bb2:\n _1 = 6\n goto bb3\n bb3:\n return _1\n}",
+            &[],
+        ),
+        // A loop that reads the slot before the body first writes it.
+        (
+            "fn m::f(_0: bool) -> i64 {\n let _1: i64\n let _2: i64\n bb0:\n goto bb1\n bb1:\n _2 = add _1, 1\n _1 = _2\n branch _0, bb1, bb2\n bb2:\n return _2\n}",
+            &[1],
+        ),
+        // Reads in the same statement as the write count as before it.
+        ("fn m::f() -> i64 {\n let _0: i64\n bb0:\n _0 = add _0, 1\n return _0\n}", &[0]),
+    ];
+    for (text, expected) in cases {
+        let f = parse_function(text);
+        let got: Vec<u32> = locals_read_before_assignment(&f)
+            .iter()
+            .enumerate()
+            .filter(|(_, read)| **read)
+            .map(|(i, _)| i as u32)
+            .collect();
+        assert_eq!(got, *expected, "{text}");
+    }
+}

@@ -104,6 +104,9 @@ struct BuildArgs {
     /// module with `ld -r`).
     #[arg(long, value_enum, default_value_t = Cgu::Module)]
     cgu: Cgu,
+    /// Functions per unit, on average, for `--cgu partition`.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    cgu_size: u32,
     /// Link-time optimisation: cache LLVM bitcode, merge and optimise it at
     /// link time.
     #[arg(long)]
@@ -147,6 +150,7 @@ enum Diagnostics {
 enum Cgu {
     Module,
     Function,
+    Partition,
 }
 
 impl From<Diagnostics> for DiagnosticStyle {
@@ -170,7 +174,11 @@ impl BuildArgs {
         options.cgu = match self.cgu {
             Cgu::Module => CguMode::Module,
             Cgu::Function => CguMode::Function,
+            Cgu::Partition => CguMode::Partition { size: self.cgu_size },
         };
+        if self.cgu_size == 0 {
+            return Err("--cgu-size needs at least 1 function per unit".to_string());
+        }
         options.lto = self.lto;
         options.verify_cache = self.verify_cache;
         options.explain = self.explain.clone();

@@ -4,12 +4,16 @@
 //!
 //! ```text
 //! VERSION            format stamp; a directory with another stamp is not ours
-//! ir/ab/abcd….bin    Layer 1: MIR, keyed by function content hash, packed
+//! ir/abcd….bin       Layer 1: MIR, keyed by function content hash, packed
 //!                    one file per codegen unit (see `session::unit_ir`);
 //!                    also the front end's module summaries
-//! obj/ab/abcd….bin   Layer 2: one codegen unit's object or bitcode, and
+//! obj/abcd….bin      Layer 2: one codegen unit's object or bitcode, and
 //!                    cached `ld -r` results
 //! ```
+//!
+//! The layers are flat directories, not sharded by key prefix: ext4 and
+//! its peers index large directories, and a clean build would otherwise
+//! create a few hundred shard directories, each as costly as an entry.
 //!
 //! Every entry is one file: a header (magic, format version, layer, key,
 //! payload length), the payload, and a BLAKE3 checksum of all of it. Writes
@@ -26,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"LKS\x01";
 /// Bump when the entry layout or any payload encoding changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 4 + 4 + 1 + 32 + 8;
 const CHECKSUM_LEN: usize = 32;
 
@@ -206,7 +210,7 @@ impl ArtifactCache {
 
     pub fn entry_path(&self, layer: Layer, key: &ContentHash) -> PathBuf {
         let hex = key.hex();
-        self.root.join(layer.dir()).join(&hex[..2]).join(format!("{hex}.bin"))
+        self.root.join(layer.dir()).join(format!("{hex}.bin"))
     }
 
     /// Looks an entry up. Unusable entries are removed (so the rebuild can
@@ -243,18 +247,15 @@ impl ArtifactCache {
     fn entries(&self) -> Vec<(PathBuf, Layer, u64, clock::FileTime)> {
         let mut out = Vec::new();
         for layer in Layer::ALL {
-            let Ok(shards) = std::fs::read_dir(self.root.join(layer.dir())) else { continue };
-            for shard in shards.flatten() {
-                let Ok(files) = std::fs::read_dir(shard.path()) else { continue };
-                for file in files.flatten() {
-                    let path = file.path();
-                    if path.extension().is_none_or(|e| e != "bin") {
-                        continue;
-                    }
-                    if let Ok(meta) = file.metadata() {
-                        let used = meta.modified().unwrap_or(clock::EPOCH);
-                        out.push((path, layer, meta.len(), used));
-                    }
+            let Ok(files) = std::fs::read_dir(self.root.join(layer.dir())) else { continue };
+            for file in files.flatten() {
+                let path = file.path();
+                if path.extension().is_none_or(|e| e != "bin") {
+                    continue;
+                }
+                if let Ok(meta) = file.metadata() {
+                    let used = meta.modified().unwrap_or(clock::EPOCH);
+                    out.push((path, layer, meta.len(), used));
                 }
             }
         }

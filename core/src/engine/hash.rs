@@ -114,6 +114,13 @@ pub fn compiler_fingerprint() -> &'static str {
     concat!(env!("CARGO_PKG_VERSION"), "+", env!("LOCKSTEP_SOURCE_FINGERPRINT"))
 }
 
+/// A function as its callers see it: its symbol and signature, not its
+/// visibility (a caller that may call it compiles the same either way).
+/// Callers' keys hash this per callee, in callee order.
+pub fn callee_view(symbol: &Symbol, signature: &Signature) -> ContentHash {
+    StableHasher::new("lockstep.callee-view").serialized(&(symbol, signature)).finish()
+}
+
 /// Everything that determines a function's IR, and nothing else.
 ///
 /// | input | why it is needed |
@@ -148,14 +155,14 @@ impl FunctionContentHash {
         visibility: Visibility,
         signature: &Signature,
         body: ContentHash,
-        callees: impl IntoIterator<Item = (&'a Symbol, &'a Signature)>,
+        callees: impl IntoIterator<Item = ContentHash>,
         globals: impl IntoIterator<Item = (&'a Symbol, Ty)>,
     ) -> FunctionContentHash {
         let signature_hash =
             StableHasher::new("lockstep.signature").serialized(&(symbol, visibility, signature)).finish();
         let mut callee_hasher = StableHasher::new("lockstep.callees");
-        for (callee, sig) in callees {
-            callee_hasher.serialized(&(callee, sig));
+        for view in callees {
+            callee_hasher.hash(&view);
         }
         let callees = callee_hasher.finish();
         let mut global_hasher = StableHasher::new("lockstep.globals");

@@ -13,19 +13,40 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 4;
+const MANIFEST_VERSION: u32 = 6;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
 
-/// One function's inputs as of a build.
+/// One function's inputs as of a build. Callees and globals are
+/// positions in the manifest's tables: a build of 2000 functions records
+/// some 20000 references, and names or maps for each made saving and
+/// loading the manifest a visible part of every edit build.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionRecord {
     pub hash: FunctionContentHash,
-    /// Signature hash of each callee, by `module::name`.
-    pub callee_signatures: BTreeMap<String, ContentHash>,
-    /// Type of each referenced global, by `module::name`.
-    pub global_types: BTreeMap<String, String>,
+    /// The function as its callers see it (`hash::callee_view`).
+    pub view: ContentHash,
+    /// Positions in [`Manifest::functions`] of the functions it calls,
+    /// ascending; a callee outside the program is not recorded (its view
+    /// is still in `hash.callees`).
+    pub callees: Vec<u32>,
+    /// Positions in [`Manifest::globals`] of the globals it uses, ascending.
+    pub globals: Vec<u32>,
+}
+
+/// One codegen unit as of a build: what lets the next build use its
+/// object without reading either cache layer (`session::unchanged_unit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// The Layer 1 pack key: the unit's name and members' content hashes.
+    pub ir_pack: ContentHash,
+    /// Each member's IR hash, in unit order.
+    pub ir_hashes: Vec<ContentHash>,
+    /// The Layer 2 key.
+    pub object_key: ContentHash,
+    /// Hash of the object's bytes: its staged file is `objects/HASH.o`.
+    pub object_hash: ContentHash,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +54,17 @@ pub struct Manifest {
     pub version: u32,
     /// Hash of every source file and every build option.
     pub inputs: ContentHash,
-    pub functions: BTreeMap<String, FunctionRecord>,
+    /// Every function (`module::name`) with its record, sorted by name.
+    pub functions: Vec<(String, FunctionRecord)>,
+    /// Every global (`module::name`) with its type, sorted by name.
+    pub globals: Vec<(String, String)>,
     /// The Layer 1 packs recently written or used for each unit, newest
     /// first: where the next build looks for the IR of the unit's
     /// functions (an edit reverted finds its original IR in an older pack).
     #[serde(default)]
     pub ir_packs: BTreeMap<String, Vec<ContentHash>>,
+    /// Every codegen unit of the build, by name.
+    pub units: BTreeMap<String, UnitRecord>,
     pub link_key: ContentHash,
     /// Hash of the executable this build wrote.
     pub output_hash: ContentHash,
@@ -60,6 +86,24 @@ impl Manifest {
         (manifest.version == MANIFEST_VERSION).then_some(manifest)
     }
 
+    /// The record of `symbol` (`module::name`), if this build had it.
+    pub fn function(&self, symbol: &str) -> Option<&FunctionRecord> {
+        let at = self.functions.binary_search_by(|(name, _)| name.as_str().cmp(symbol)).ok()?;
+        Some(&self.functions[at].1)
+    }
+
+    /// What `record` (one of this manifest's) calls: name and view.
+    fn callees_of<'m>(&'m self, record: &'m FunctionRecord) -> BTreeMap<&'m str, ContentHash> {
+        let entry = |&i: &u32| self.functions.get(i as usize).map(|(name, r)| (name.as_str(), r.view));
+        record.callees.iter().filter_map(entry).collect()
+    }
+
+    /// What `record` (one of this manifest's) uses: name and type.
+    fn globals_of<'m>(&'m self, record: &'m FunctionRecord) -> BTreeMap<&'m str, &'m str> {
+        let entry = |&i: &u32| self.globals.get(i as usize).map(|(name, ty)| (name.as_str(), ty.as_str()));
+        record.globals.iter().filter_map(entry).collect()
+    }
+
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = postcard::to_stdvec(self).map_err(std::io::Error::other)?;
         write_atomic(path, &bytes)
@@ -72,36 +116,31 @@ impl Manifest {
 }
 
 /// Says why `symbol` was (or was not) recompiled, comparing its inputs
-/// now with the previous build's.
-pub fn explain(
-    symbol: &str,
-    previous: Option<&FunctionRecord>,
-    now: Option<&FunctionRecord>,
-    l1_hit: Option<bool>,
-) -> String {
-    let Some(now) = now else {
+/// in this build (`now`) with the previous build's.
+pub fn explain(symbol: &str, previous: Option<&Manifest>, now: &Manifest, l1_hit: Option<bool>) -> String {
+    let Some(record) = now.function(symbol) else {
         return format!("`{symbol}` is not a function of this program");
     };
-    let Some(previous) = previous else {
+    let Some((previous, before)) = previous.and_then(|m| Some((m, m.function(symbol)?))) else {
         return match l1_hit {
             Some(true) => format!(
                 "`{symbol}` was not recompiled: the previous build here did not record it, but its IR was in the cache (content hash {})",
-                now.hash.combined.short()
+                record.hash.combined.short()
             ),
             _ => format!("`{symbol}` was compiled: no previous build recorded it (new function, or first build here)"),
         };
     };
     let mut reasons = Vec::new();
-    if previous.hash.body != now.hash.body {
+    if before.hash.body != record.hash.body {
         reasons.push("its body changed".to_string());
     }
-    if previous.hash.signature != now.hash.signature {
+    if before.hash.signature != record.hash.signature {
         reasons.push("its signature (or visibility) changed".to_string());
     }
-    if previous.hash.callees != now.hash.callees {
+    if before.hash.callees != record.hash.callees {
         reasons.extend(map_changes(
-            &previous.callee_signatures,
-            &now.callee_signatures,
+            &previous.callees_of(before),
+            &now.callees_of(record),
             "the set of functions it calls changed",
             |callee, change| match change {
                 Change::Added => format!("it now calls `{callee}`"),
@@ -110,10 +149,10 @@ pub fn explain(
             },
         ));
     }
-    if previous.hash.globals != now.hash.globals {
+    if before.hash.globals != record.hash.globals {
         reasons.extend(map_changes(
-            &previous.global_types,
-            &now.global_types,
+            &previous.globals_of(before),
+            &now.globals_of(record),
             "the globals it uses changed",
             |global, change| match change {
                 Change::Added => format!("it now uses global `{global}`"),
@@ -122,15 +161,15 @@ pub fn explain(
             },
         ));
     }
-    if reasons.is_empty() && previous.hash.combined != now.hash.combined {
+    if reasons.is_empty() && before.hash.combined != record.hash.combined {
         reasons.push("the compiler itself changed".to_string());
     }
     match (reasons.is_empty(), l1_hit) {
         (true, Some(false)) => format!(
             "`{symbol}` was recompiled although its inputs are unchanged: its cached IR was missing or unusable (content hash {})",
-            now.hash.combined.short()
+            record.hash.combined.short()
         ),
-        (true, _) => format!("`{symbol}` was not recompiled: its content hash {} is unchanged", now.hash.combined.short()),
+        (true, _) => format!("`{symbol}` was not recompiled: its content hash {} is unchanged", record.hash.combined.short()),
         (false, Some(true)) => format!(
             "`{symbol}` was not recompiled: {} since the previous build, but IR for exactly these inputs was already cached",
             reasons.join("; ")
@@ -149,8 +188,8 @@ enum Change<'a, V> {
 /// Describes every difference between `before` and `now`, in name order,
 /// or `fallback` if the maps are equal (the difference is elsewhere).
 fn map_changes<V: PartialEq>(
-    before: &BTreeMap<String, V>,
-    now: &BTreeMap<String, V>,
+    before: &BTreeMap<&str, V>,
+    now: &BTreeMap<&str, V>,
     fallback: &str,
     describe: impl Fn(&str, Change<'_, V>) -> String,
 ) -> Vec<String> {

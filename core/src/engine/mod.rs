@@ -40,7 +40,7 @@ pub mod session;
 
 use crate::mir::{self, EntryPoint, GlobalDef, Signature, Symbol, Ty, Visibility};
 use hash::ContentHash;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the engine needs to know about one function, before any IR exists.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -87,22 +87,10 @@ impl ProgramFacts {
     }
 
     /// The content hash of one of this program's functions: its key in
-    /// Layer 1 (see [`hash::FunctionContentHash`] for what goes in).
+    /// Layer 1 (see [`hash::FunctionContentHash`] for what goes in). For
+    /// many functions, build a [`ProgramIndex`] once instead.
     pub fn content_hash(&self, f: &FunctionFacts) -> hash::FunctionContentHash {
-        let unknown = Signature { params: Vec::new(), ret: None };
-        let callees: Vec<(&Symbol, &Signature)> =
-            f.callees.iter().map(|c| (c, self.signature_of(c).unwrap_or(&unknown))).collect();
-        let globals: Vec<(&Symbol, Ty)> =
-            f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))).collect();
-        hash::FunctionContentHash::compute(
-            &self.frontend,
-            &f.symbol,
-            f.visibility,
-            &f.signature,
-            f.body,
-            callees.iter().copied(),
-            globals.iter().copied(),
-        )
+        ProgramIndex::new(self).content_hash(f)
     }
 
     /// Every function (initialisers included), module by module.
@@ -113,6 +101,51 @@ impl ProgramFacts {
     pub fn global_type(&self, symbol: &Symbol) -> Option<Ty> {
         let module = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
         self.modules[module].globals.iter().find(|g| &g.symbol == symbol).map(|g| g.ty)
+    }
+}
+
+/// What hashing a function needs from the rest of the program, looked up
+/// once per build: each function's interface as its callers see it, and
+/// each global's type.
+#[derive(Debug)]
+pub struct ProgramIndex<'a> {
+    program: &'a ProgramFacts,
+    callee_views: BTreeMap<&'a Symbol, ContentHash>,
+    global_types: BTreeMap<&'a Symbol, Ty>,
+}
+
+impl<'a> ProgramIndex<'a> {
+    pub fn new(program: &'a ProgramFacts) -> ProgramIndex<'a> {
+        let callee_views =
+            program.all_functions().map(|f| (&f.symbol, hash::callee_view(&f.symbol, &f.signature))).collect();
+        let global_types = program.modules.iter().flat_map(|m| &m.globals).map(|g| (&g.symbol, g.ty)).collect();
+        ProgramIndex { program, callee_views, global_types }
+    }
+
+    /// A callee's interface hash (symbol and signature); a callee the
+    /// program does not define hashes as one without parameters or result.
+    pub fn callee_view(&self, callee: &Symbol) -> ContentHash {
+        self.callee_views
+            .get(callee)
+            .copied()
+            .unwrap_or_else(|| hash::callee_view(callee, &Signature { params: Vec::new(), ret: None }))
+    }
+
+    pub fn global_type(&self, global: &Symbol) -> Option<Ty> {
+        self.global_types.get(global).copied()
+    }
+
+    /// The function's Layer 1 key (see [`hash::FunctionContentHash`]).
+    pub fn content_hash(&self, f: &FunctionFacts) -> hash::FunctionContentHash {
+        hash::FunctionContentHash::compute(
+            &self.program.frontend,
+            &f.symbol,
+            f.visibility,
+            &f.signature,
+            f.body,
+            f.callees.iter().map(|c| self.callee_view(c)),
+            f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))),
+        )
     }
 }
 

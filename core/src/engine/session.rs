@@ -8,9 +8,9 @@
 use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
-use crate::engine::manifest::{self, FunctionRecord, Manifest};
+use crate::engine::manifest::{self, FunctionRecord, Manifest, UnitRecord};
 use crate::engine::report::{BuildReport, Failure};
-use crate::engine::{FrontEnd, FunctionFacts};
+use crate::engine::{FrontEnd, FunctionFacts, ProgramIndex};
 use crate::exec::{self, CodegenStage, ExecMode, LinkStage, NodeId, Plan, Stage};
 use crate::link::Linker;
 use crate::mir::{self, CodegenUnit, EntryPoint, GlobalDef, Symbol};
@@ -44,13 +44,43 @@ pub enum CguMode {
     Module,
     /// One object per function, merged per module by `ld -r`.
     Function,
+    /// Each module's functions spread over `ceil(n / size)` units by a
+    /// stable hash of their names; the module's globals and initialiser
+    /// form one more unit. Objects go straight to the final link.
+    Partition { size: u32 },
 }
 
 impl CguMode {
+    /// Functions per unit of `--cgu partition` unless told otherwise.
+    pub const DEFAULT_PARTITION_SIZE: u32 = 8;
+
+    /// Parses `module`, `function`, `partition` or `partition:SIZE`.
+    pub fn parse(text: &str) -> Option<CguMode> {
+        match text.split_once(':') {
+            None => match text {
+                "module" => Some(CguMode::Module),
+                "function" => Some(CguMode::Function),
+                "partition" => Some(CguMode::Partition { size: CguMode::DEFAULT_PARTITION_SIZE }),
+                _ => None,
+            },
+            Some(("partition", size)) => size.parse().ok().filter(|s| *s > 0).map(|size| CguMode::Partition { size }),
+            Some(_) => None,
+        }
+    }
+
+    /// The mode as `parse` reads it back.
+    pub fn describe(self) -> String {
+        match self {
+            CguMode::Partition { size } => format!("partition:{size}"),
+            other => other.name().to_string(),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             CguMode::Module => "module",
             CguMode::Function => "function",
+            CguMode::Partition { .. } => "partition",
         }
     }
 }
@@ -96,7 +126,7 @@ impl SessionOptions {
 struct FunctionEntry {
     symbol: Symbol,
     is_init: bool,
-    record: FunctionRecord,
+    hash: FunctionContentHash,
 }
 
 /// One codegen unit of this build.
@@ -111,25 +141,76 @@ struct UnitPlan {
     faulted: Option<Symbol>,
 }
 
-fn record_of(
-    facts: &FunctionFacts,
-    hash: FunctionContentHash,
+/// The manifest's tables: functions with their records, globals with
+/// their types, each sorted by name.
+type ManifestTables = (Vec<(String, FunctionRecord)>, Vec<(String, String)>);
+
+/// This build's function and global tables for the manifest (see
+/// [`FunctionRecord`]): `functions` in build order with their hashes.
+fn manifest_tables(
     program: &crate::engine::ProgramFacts,
-) -> FunctionRecord {
-    let callee_signatures = facts
-        .callees
+    index: &ProgramIndex<'_>,
+    functions: &[FunctionEntry],
+) -> ManifestTables {
+    let mut globals: Vec<(&Symbol, String, String)> = program
+        .modules
         .iter()
-        .map(|c| {
-            let sig = program.signature_of(c).cloned().unwrap_or(mir::Signature { params: Vec::new(), ret: None });
-            (c.to_string(), StableHasher::new("lockstep.signature").serialized(&sig).finish())
+        .flat_map(|m| &m.globals)
+        .map(|g| (&g.symbol, g.symbol.to_string(), g.ty.to_string()))
+        .collect();
+    globals.sort_by(|a, b| a.1.cmp(&b.1));
+    let global_at: BTreeMap<&Symbol, u32> = (0u32..).zip(&globals).map(|(i, g)| (g.0, i)).collect();
+    let all: Vec<&FunctionFacts> = program.all_functions().collect();
+    let mut order: Vec<(String, usize)> =
+        functions.iter().enumerate().map(|(i, f)| (f.symbol.to_string(), i)).collect();
+    order.sort();
+    let function_at: BTreeMap<&Symbol, u32> =
+        (0u32..).zip(&order).map(|(at, (_, i))| (&functions[*i].symbol, at)).collect();
+    let table = order
+        .into_iter()
+        .map(|(name, i)| {
+            let facts = all[i];
+            let mut callees: Vec<u32> = facts.callees.iter().filter_map(|c| function_at.get(c).copied()).collect();
+            callees.sort_unstable();
+            let mut globals: Vec<u32> = facts.globals.iter().filter_map(|g| global_at.get(g).copied()).collect();
+            globals.sort_unstable();
+            let record = FunctionRecord {
+                hash: functions[i].hash.clone(),
+                view: index.callee_view(&facts.symbol),
+                callees,
+                globals,
+            };
+            (name, record)
         })
         .collect();
-    let global_types = facts
-        .globals
-        .iter()
-        .map(|g| (g.to_string(), program.global_type(g).map_or_else(|| "?".to_string(), |t| t.to_string())))
-        .collect();
-    FunctionRecord { hash, callee_signatures, global_types }
+    (table, globals.into_iter().map(|(_, name, ty)| (name, ty)).collect())
+}
+
+/// Spreads a module's functions over `ceil(members / size)` units by a
+/// stable hash of each function's name, so a body edit never moves a
+/// function between units, and adding or removing one changes only its own
+/// unit (until the unit count itself changes). Unit `MODULE#0` also holds
+/// the initialiser and the globals. Members keep their source order.
+fn partition<'n>(
+    module: &str,
+    globals: Vec<GlobalDef>,
+    init: usize,
+    members: &[usize],
+    size: u32,
+    name_of: impl Fn(usize) -> &'n str,
+) -> Vec<(String, Vec<GlobalDef>, Vec<usize>)> {
+    let count = members.len().div_ceil(size.max(1) as usize).max(1);
+    let mut groups: Vec<(String, Vec<GlobalDef>, Vec<usize>)> =
+        (0..count).map(|p| (format!("{module}#{p}"), Vec::new(), Vec::new())).collect();
+    groups[0].1 = globals;
+    groups[0].2.push(init);
+    for &i in members {
+        let hash = StableHasher::new("lockstep.partition").str(name_of(i)).finish();
+        let slot = u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes")) % count as u64;
+        groups[slot as usize].2.push(i);
+    }
+    groups.retain(|(_, _, members)| !members.is_empty());
+    groups
 }
 
 /// The object key of a unit: its IR, its globals, and the whole codegen
@@ -167,6 +248,11 @@ pub struct UnitOutcome {
     pub key: ContentHash,
     /// The Layer 1 pack holding its functions' IR.
     pub ir_pack: ContentHash,
+    /// Hash of each member function's IR, in unit order.
+    pub ir_hashes: Vec<ContentHash>,
+    /// The object already staged for the link (found by the previous
+    /// build's unit record); `bytes` is then empty.
+    pub staged: Option<PathBuf>,
     /// Layer 1 result per member function: (function index, hit).
     pub ir_lookups: Vec<(usize, bool)>,
     /// Whether the artifact came from Layer 2.
@@ -229,13 +315,13 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let mut functions: Vec<FunctionEntry> = Vec::new();
     let mut index_of: BTreeMap<Symbol, usize> = BTreeMap::new();
     let mut weights: Vec<u64> = Vec::new();
+    let index = ProgramIndex::new(program);
     for module in &program.modules {
         for (facts, is_init) in std::iter::once((&module.init, true)).chain(module.functions.iter().map(|f| (f, false)))
         {
-            let hash = program.content_hash(facts);
-            let record = record_of(facts, hash, program);
+            let hash = index.content_hash(facts);
             index_of.insert(facts.symbol.clone(), functions.len());
-            functions.push(FunctionEntry { symbol: facts.symbol.clone(), is_init, record });
+            functions.push(FunctionEntry { symbol: facts.symbol.clone(), is_init, hash });
             weights.push(facts.weight.max(1));
         }
     }
@@ -255,6 +341,9 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
                 groups.extend(members.iter().map(|&i| (functions[i].symbol.to_string(), Vec::new(), vec![i])));
                 groups
             }
+            CguMode::Partition { size } => partition(&module.name, module.globals.clone(), init, &members, size, |i| {
+                functions[i].symbol.name.as_str()
+            }),
         };
         for (name, globals, members) in groups {
             let faulted = members.iter().map(|&i| &functions[i].symbol).find(|s| options.faults.contains(*s)).cloned();
@@ -301,6 +390,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", staging.display())));
         return SessionResult { report, succeeded: false };
     }
+    let shortcut_dir = staging.clone();
     let codegen_stage = CodegenWork {
         frontend,
         backends,
@@ -315,6 +405,10 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         entry_key,
         verify: options.verify_cache,
         previous_packs: previous.map(|m| m.ir_packs.clone()).unwrap_or_default(),
+        previous_units: previous.map(|m| m.units.clone()).unwrap_or_default(),
+        // Verifying recompiles every hit; LTO needs the bitcode itself; a
+        // cross build writes the objects out by name.
+        shortcut_staging: (!options.verify_cache && !options.lto && !named).then_some(shortcut_dir.as_path()),
     };
     let mut link_stage = LinkWork {
         backends,
@@ -340,6 +434,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
     let mut ir_hit = vec![None; functions.len()];
     let mut ir_packs = BTreeMap::new();
+    let mut unit_records = BTreeMap::new();
     for (u, node) in unit_nodes.iter().enumerate() {
         if let Some(Artifact::Unit(out)) = &outcome.outputs[node.index()] {
             for &(f, hit) in &out.ir_lookups {
@@ -357,6 +452,19 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
                 history.extend(old.iter().filter(|k| **k != out.ir_pack).take(manifest::PACK_HISTORY - 1));
             }
             ir_packs.insert(units[u].name.clone(), history);
+            let object_hash = match &out.staged {
+                Some(_) => previous.and_then(|m| m.units.get(&units[u].name)).map(|r| r.object_hash),
+                None => Some(ContentHash::of(&out.bytes)),
+            };
+            if let Some(object_hash) = object_hash {
+                let record = UnitRecord {
+                    ir_pack: out.ir_pack,
+                    ir_hashes: out.ir_hashes.clone(),
+                    object_key: out.key,
+                    object_hash,
+                };
+                unit_records.insert(units[u].name.clone(), record);
+            }
         }
     }
     for (f, hit) in functions.iter().zip(&ir_hit) {
@@ -374,14 +482,13 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     report.recompiled_initializers.sort();
     report.codegened_units.sort();
     report.cache_problems.sort();
+    let mut manifest = Manifest::new();
+    if options.link || options.explain.is_some() {
+        (manifest.functions, manifest.globals) = manifest_tables(program, &index, &functions);
+    }
     if let Some(symbol) = &options.explain {
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
-        report.explain = Some(manifest::explain(
-            symbol,
-            previous.and_then(|m| m.functions.get(symbol)),
-            now.map(|i| &functions[i].record),
-            now.and_then(|i| ir_hit[i]),
-        ));
+        report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| ir_hit[i])));
     }
     for (node, error) in &outcome.failed {
         let label = plan.label(*node).to_string();
@@ -402,7 +509,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
         ));
     }
-    let mut manifest = Manifest::new();
     if let Some(Some(Artifact::Linked { link_key, written })) = final_link.map(|n| &outcome.outputs[n.index()]) {
         report.relinked = written.is_some();
         manifest.link_key = *link_key;
@@ -417,8 +523,8 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
 
     // Record what the next build needs.
     manifest.inputs = options.inputs;
-    manifest.functions = functions.iter().map(|f| (f.symbol.to_string(), f.record.clone())).collect();
     manifest.ir_packs = ir_packs;
+    manifest.units = unit_records;
     manifest.function_count = report.functions;
     manifest.unit_count = units.len();
     if options.link {
@@ -447,6 +553,10 @@ struct CodegenWork<'a, F, B> {
     verify: bool,
     /// The previous build's Layer 1 packs per unit, newest first.
     previous_packs: BTreeMap<String, Vec<ContentHash>>,
+    /// The previous build's units, for the unchanged-unit shortcut.
+    previous_units: BTreeMap<String, UnitRecord>,
+    /// Where staged link inputs are, when the shortcut may be taken.
+    shortcut_staging: Option<&'a Path>,
 }
 
 impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
@@ -463,18 +573,13 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
     /// stand-alone entry; otherwise it is lowered afresh. Returns each
     /// function's IR bytes and whether it was a hit, plus the pack key.
     fn unit_ir(&self, unit: &UnitPlan, problems: &mut Vec<String>) -> Result<(Vec<FoundIr>, ContentHash), String> {
-        let mut pack_key = StableHasher::new("lockstep.ir-pack");
-        pack_key.str(&unit.name);
-        for &i in &unit.functions {
-            pack_key.hash(&self.functions[i].record.hash.combined);
-        }
-        let pack_key = pack_key.finish();
+        let pack_key = self.pack_key(unit);
         let mut known: BTreeMap<ContentHash, Vec<u8>> = BTreeMap::new();
         let mut exact = false;
         let history = self.previous_packs.get(&unit.name).into_iter().flatten().filter(|k| **k != pack_key);
         for (candidate, is_exact) in std::iter::once((&pack_key, true)).chain(history.map(|k| (k, false))) {
             let wanted = |known: &BTreeMap<ContentHash, Vec<u8>>| {
-                unit.functions.iter().any(|&i| !known.contains_key(&self.functions[i].record.hash.combined))
+                unit.functions.iter().any(|&i| !known.contains_key(&self.functions[i].hash.combined))
             };
             if !wanted(&known) {
                 break;
@@ -497,7 +602,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         let mut out = Vec::new();
         for &i in &unit.functions {
             let f = &self.functions[i];
-            let key = f.record.hash.combined;
+            let key = f.hash.combined;
             let lower = || -> Result<Vec<u8>, String> {
                 let ir = self
                     .frontend
@@ -519,7 +624,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             match cached {
                 Some(bytes) => {
                     if self.verify && lower()? != bytes {
-                        let h = &f.record.hash;
+                        let h = &f.hash;
                         return Err(format!(
                             "--verify-cache: cached IR of `{}` differs from a fresh lowering with the same content hash {} (body {}, signature {}, callees {}, globals {})",
                             f.symbol,
@@ -540,7 +645,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 .functions
                 .iter()
                 .zip(&out)
-                .map(|(&i, (bytes, _))| (self.functions[i].record.hash.combined, bytes.as_slice()))
+                .map(|(&i, (bytes, _))| (self.functions[i].hash.combined, bytes.as_slice()))
                 .collect();
             let stored = postcard::to_stdvec(&entries)
                 .map_err(|e| e.to_string())
@@ -552,7 +657,57 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         Ok((out, pack_key))
     }
 
+    /// The Layer 1 pack key of a unit: its name and its members' content
+    /// hashes, in order.
+    fn pack_key(&self, unit: &UnitPlan) -> ContentHash {
+        let mut key = StableHasher::new("lockstep.ir-pack");
+        key.str(&unit.name);
+        for &i in &unit.functions {
+            key.hash(&self.functions[i].hash.combined);
+        }
+        key.finish()
+    }
+
+    /// The unchanged-unit shortcut. When the unit's members have exactly
+    /// the content hashes they had in the previous build, their IR is the
+    /// IR that build recorded (Layer 1's contract: a content hash determines
+    /// the IR), so the object key follows from the recorded IR hashes
+    /// without reading Layer 1. If it is the recorded key (same backend and
+    /// configuration), the object that build staged for the link is this
+    /// unit's object; it is used after checking its bytes against the
+    /// recorded hash, without reading Layer 2. Anything else (no record, a
+    /// changed key, a missing or damaged staged file) takes the normal path.
+    fn unchanged_unit(&self, unit: &UnitPlan) -> Option<UnitOutcome> {
+        let staging = self.shortcut_staging?;
+        let record = self.previous_units.get(&unit.name)?;
+        let ir_pack = self.pack_key(unit);
+        if record.ir_pack != ir_pack || record.ir_hashes.len() != unit.functions.len() || unit.faulted.is_some() {
+            return None;
+        }
+        let key = unit_key(self.backend_id, self.config, &unit.name, &unit.globals, &record.ir_hashes);
+        if key != record.object_key {
+            return None;
+        }
+        let staged = staging.join(format!("{}.o", record.object_hash.hex()));
+        if !std::fs::read(&staged).is_ok_and(|bytes| ContentHash::of(&bytes) == record.object_hash) {
+            return None;
+        }
+        Some(UnitOutcome {
+            bytes: Vec::new(),
+            key,
+            ir_pack,
+            ir_hashes: record.ir_hashes.clone(),
+            staged: Some(staged),
+            ir_lookups: unit.functions.iter().map(|&i| (i, true)).collect(),
+            object_hit: true,
+            problems: Vec::new(),
+        })
+    }
+
     fn run_unit(&self, backend: &mut B::Backend, unit: &UnitPlan) -> Result<UnitOutcome, String> {
+        if let Some(outcome) = self.unchanged_unit(unit) {
+            return Ok(outcome);
+        }
         let mut problems = Vec::new();
         let (found, ir_pack) = self.unit_ir(unit, &mut problems)?;
         let ir_lookups: Vec<(usize, bool)> =
@@ -595,7 +750,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 (bytes, false)
             }
         };
-        Ok(UnitOutcome { bytes, key, ir_pack, ir_lookups, object_hit, problems })
+        Ok(UnitOutcome { bytes, key, ir_pack, ir_hashes: hashes, staged: None, ir_lookups, object_hit, problems })
     }
 }
 
@@ -622,6 +777,8 @@ impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
                 bytes,
                 key: self.entry_key,
                 ir_pack: ContentHash::default(),
+                ir_hashes: Vec::new(),
+                staged: None,
                 ir_lookups: Vec::new(),
                 object_hit,
                 problems: Vec::new(),
@@ -686,6 +843,14 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         Ok(path)
     }
 
+    /// Where a unit's object is for the linker: already staged, or placed.
+    fn stage(&self, name: &str, unit: &UnitOutcome) -> Result<PathBuf, String> {
+        match &unit.staged {
+            Some(path) => Ok(path.clone()),
+            None => self.place(name, &unit.bytes),
+        }
+    }
+
     fn link_module(&mut self, module: usize, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
         let units = units_of(inputs);
         let keys: Vec<ContentHash> = units.iter().map(|u| u.key).collect();
@@ -695,8 +860,15 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             return Ok(Artifact::Staged { objects: Vec::new(), bitcode, keys });
         }
         if units.len() == 1 {
-            let path = self.place(name, &units[0].bytes)?;
+            let path = self.stage(name, units[0])?;
             return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
+        }
+        if let CguMode::Partition { .. } = self.cgu {
+            let mut objects = Vec::new();
+            for (i, unit) in units.iter().enumerate() {
+                objects.push(self.stage(&format!("{name}#{i}"), unit)?);
+            }
+            return Ok(Artifact::Staged { objects, bitcode: Vec::new(), keys });
         }
         // Per-function objects: merge with `ld -r`, itself cached by the
         // keys of its inputs.
@@ -712,7 +884,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         }
         let mut parts = Vec::new();
         for (i, unit) in units.iter().enumerate() {
-            parts.push(self.place(&format!("{name}.part{i}"), &unit.bytes)?);
+            parts.push(self.stage(&format!("{name}.part{i}"), unit)?);
         }
         let merged = tempfile::Builder::new()
             .prefix(".tmp-partial-")
@@ -736,7 +908,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         let mut objects = Vec::new();
         let mut bitcode = Vec::new();
         let mut link_key = StableHasher::new("lockstep.link");
-        link_key.str(compiler_fingerprint()).str(self.backend_id).serialized(self.config).str(self.cgu.name());
+        link_key.str(compiler_fingerprint()).str(self.backend_id).serialized(self.config).str(&self.cgu.describe());
         link_key.bytes(self.linker.program.as_os_str().as_encoded_bytes());
         for (_, artifact) in inputs {
             if let Artifact::Staged { objects: o, bitcode: b, keys } = artifact {
@@ -751,8 +923,9 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         // Nothing that reaches the link changed, and the executable on disk
         // is the one the previous build wrote: leave it alone.
         if let Some((previous_key, previous_hash)) = self.previous_link {
-            let intact = std::fs::read(&self.output).is_ok_and(|b| ContentHash::of(&b) == previous_hash);
-            if previous_key == link_key && intact {
+            if previous_key == link_key
+                && std::fs::read(&self.output).is_ok_and(|b| ContentHash::of(&b) == previous_hash)
+            {
                 return Ok(Artifact::Linked { link_key, written: None });
             }
         }
@@ -772,7 +945,8 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             .tempfile_in(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .into_temp_path();
-        self.linker.link_executable(&objects, &tmp).map_err(|e| e.to_string())?;
+        let build_id = &link_key.hex()[..40];
+        self.linker.link_executable(&objects, &tmp, build_id).map_err(|e| e.to_string())?;
         let bytes = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         tmp.persist(&self.output).map_err(|e| format!("{}: {}", self.output.display(), e.error))?;
         Ok(Artifact::Linked { link_key, written: Some(ContentHash::of(&bytes)) })

@@ -15,6 +15,7 @@ use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::types::{BasicMetadataTypeEnum, FunctionType, IntType};
 use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue, ValueKind};
+use inkwell::GlobalVisibility;
 use inkwell::IntPredicate;
 use std::collections::BTreeMap;
 
@@ -46,6 +47,10 @@ fn function_type<'ctx>(ctx: &'ctx Context, signature: &Signature) -> FunctionTyp
 /// Adds a MIR function (definition or declaration) named `name` with
 /// external linkage. `bool` parameters and results are `zeroext i1`, like C's
 /// `_Bool`, so the ABI matches C and is the same in every unit.
+///
+/// Every lockstep symbol has hidden visibility: all of them end up in the
+/// one executable, so calls and global accesses may go direct instead of
+/// through the GOT and PLT, which shrinks the code and the linker's work.
 pub(super) fn add_mir_function<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
@@ -53,6 +58,7 @@ pub(super) fn add_mir_function<'ctx>(
     signature: &Signature,
 ) -> FunctionValue<'ctx> {
     let function = module.add_function(name, function_type(ctx, signature), Some(Linkage::External));
+    function.as_global_value().set_visibility(GlobalVisibility::Hidden);
     let zeroext = || ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
     for (i, ty) in (0u32..).zip(&signature.params) {
         if *ty == Ty::Bool {
@@ -123,6 +129,7 @@ impl<'ctx> Unit<'_, 'ctx> {
         *self.print.get_or_insert_with(|| {
             let ty = ctx.void_type().fn_type(&[ctx.i64_type().into()], false);
             let f = module.add_function(runtime::PRINT, ty, Some(Linkage::External));
+            f.as_global_value().set_visibility(GlobalVisibility::Hidden);
             add_attributes(ctx, f, &["nounwind"]);
             f
         })
@@ -134,6 +141,7 @@ impl<'ctx> Unit<'_, 'ctx> {
         *self.div_by_zero.get_or_insert_with(|| {
             let ty = ctx.void_type().fn_type(&[], false);
             let f = module.add_function(runtime::DIV_BY_ZERO, ty, Some(Linkage::External));
+            f.as_global_value().set_visibility(GlobalVisibility::Hidden);
             add_attributes(ctx, f, &["noreturn", "nounwind", "cold"]);
             f
         })
@@ -166,6 +174,7 @@ impl<'ctx> Unit<'_, 'ctx> {
                 None => {
                     let global = self.module.add_global(memory_type(self.ctx, ty), None, &symbol.mangled_global());
                     global.set_linkage(Linkage::External);
+                    global.set_visibility(GlobalVisibility::Hidden);
                     self.globals.insert(symbol.clone(), (global, ty));
                 }
             }
@@ -191,6 +200,7 @@ pub(super) fn lower_unit<'ctx>(
         let global = module.add_global(ty, None, &def.symbol.mangled_global());
         global.set_initializer(&ty.const_zero());
         global.set_linkage(Linkage::External);
+        global.set_visibility(GlobalVisibility::Hidden);
         u.globals.insert(def.symbol.clone(), (global, def.ty));
     }
     for function in &unit.functions {
@@ -237,14 +247,17 @@ fn lower_function<'ctx>(unit: &mut Unit<'_, 'ctx>, func: &Function) -> Result<()
     for (i, &ty) in func.locals.iter().enumerate() {
         slots.push(builder.build_alloca(value_type(ctx, ty), &format!("l{i}"))?);
     }
+    let read_early = crate::mir::passes::locals_read_before_assignment(func);
     for (i, (&slot, &ty)) in slots.iter().zip(&func.locals).enumerate() {
         let value = if i < params {
             let param = u32::try_from(i).ok().and_then(|n| llfn.get_nth_param(n));
             as_int(param.ok_or_else(|| BackendError::new(format!("LLVM function lacks parameter {i}")))?)?
-        } else {
-            // Never read before written by well-formed MIR; zeroed anyway so
-            // that behaviour never depends on stack garbage.
+        } else if read_early[i] {
+            // Read before any assignment on some path: zeroed, so that
+            // behaviour never depends on stack garbage.
             value_type(ctx, ty).const_zero()
+        } else {
+            continue;
         };
         builder.build_store(slot, value)?;
     }

@@ -100,9 +100,15 @@ fn project_files(fixture: &Fixture) -> Vec<(String, String)> {
 /// Damages cache entries deterministically from `seed`: truncates one,
 /// flips a byte in another, deletes a third, and so on round-robin.
 pub fn corrupt_cache(cache: &Path, seed: u64, all: bool) -> usize {
+    corrupt_files(cache, "bin", seed, all)
+}
+
+/// Damages the files with extension `extension` under `dir`, as
+/// [`corrupt_cache`] does.
+fn corrupt_files(dir: &Path, extension: &str, seed: u64, all: bool) -> usize {
     let mut files = Vec::new();
-    collect_files(cache, &mut files);
-    files.retain(|p| p.extension().is_some_and(|e| e == "bin"));
+    collect_files(dir, &mut files);
+    files.retain(|p| p.extension().is_some_and(|e| e == extension));
     files.sort();
     let mut damaged = 0;
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -209,6 +215,12 @@ fn run_script(fixture: &Fixture) -> Fixture {
                     };
                     random_damage |= !all;
                     assert!(corrupt_cache(&proj.join(".lockstep/cache"), seed, all) > 0, "nothing to corrupt");
+                }
+                "corrupt-staged" => {
+                    // The link inputs staged in the work directory, which
+                    // unchanged units are taken from without the cache.
+                    assert_eq!(rest, "all", "corrupt-staged all");
+                    assert!(corrupt_files(&proj.join(".lockstep/objects"), "o", 0, true) > 0, "nothing to corrupt");
                 }
                 "build" => build_flags = Some(rest.split_whitespace().map(str::to_string).collect()),
                 other => panic!("step{step}: unknown command `{other}`"),

@@ -122,7 +122,7 @@ fn same_seed_same_schedule_and_replay_reproduces_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = tmp.path().join("proj");
     generated_project(&project, 5);
-    for cgu in [CguMode::Module, CguMode::Function] {
+    for cgu in [CguMode::Module, CguMode::Function, CguMode::Partition { size: 3 }] {
         let strategy = Strategy::Pct { seed: 42, depth: 3 };
         let fuzzed = |tag: &str, strategy: Strategy| {
             build_fresh(&project, tmp.path(), tag, |o| {

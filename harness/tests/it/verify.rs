@@ -10,14 +10,12 @@ use std::path::{Path, PathBuf};
 
 fn object_entries(cache: &Path) -> Vec<(PathBuf, ContentHash, Vec<u8>)> {
     let mut out = Vec::new();
-    for shard in std::fs::read_dir(cache.join("obj")).expect("obj layer").flatten() {
-        for file in std::fs::read_dir(shard.path()).expect("shard").flatten() {
-            let path = file.path();
-            let Some(key) = path.file_stem().and_then(|s| s.to_str()).and_then(ContentHash::from_hex) else { continue };
-            let bytes = std::fs::read(&path).expect("read entry");
-            if let Ok(payload) = decode_entry(Layer::Object, &key, &bytes) {
-                out.push((path, key, payload));
-            }
+    for file in std::fs::read_dir(cache.join("obj")).expect("obj layer").flatten() {
+        let path = file.path();
+        let Some(key) = path.file_stem().and_then(|s| s.to_str()).and_then(ContentHash::from_hex) else { continue };
+        let bytes = std::fs::read(&path).expect("read entry");
+        if let Ok(payload) = decode_entry(Layer::Object, &key, &bytes) {
+            out.push((path, key, payload));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
