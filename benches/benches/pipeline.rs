@@ -1,18 +1,29 @@
 //! Build benchmarks on a generated program (`LOCKSTEP_BENCH_SIZE`, default
 //! 50 modules × 40 functions).
 //!
-//! - `clean/{module,function}`: a build with an empty cache, per codegen
-//!   unit mode.
-//! - `noop/module`: nothing changed: the sources are read and hashed.
-//! - `body_edit/{module,function}`: one function's body changed.
+//! - `clean/{partition,module,function}`: a build with an empty cache, per
+//!   codegen unit mode.
+//! - `noop/partition`: nothing changed: the sources are read and hashed.
+//! - `body_edit/{partition,module,function}`: one function's body changed.
 //! - `jobs/{1,2}`: clean builds with one and two codegen workers.
 //!
 //! After the criterion groups, `ratios` prints the acceptance figures
-//! (median of several runs each): no-op and body edit as a fraction of a
-//! clean build, and `-j2` as a fraction of `-j1`.
+//! (median of `LOCKSTEP_BENCH_RUNS` runs each, default 5; modes from
+//! `LOCKSTEP_BENCH_CGU`, e.g. `module,partition:8`): no-op and body edit as
+//! a fraction of a clean build, and `-j2` as a fraction of `-j1`.
 //!
-//! Measured on the 2-core CI machine class (50×40, debug codegen):
-//! see the figures recorded in README.md ("Performance").
+//! Measured on the 2-core CI machine class (50×40, debug codegen, median
+//! of 7; the VM's timings drift by ±20% between runs), 2026-11-21:
+//!
+//! | mode | clean | no-op | body edit |
+//! |---|---|---|---|
+//! | partition:16 (default) | 1.56 s | 5.4 ms (0.35%) | 93 ms (5.9%) |
+//! | partition:8 | 2.02 s | 6.4 ms (0.32%) | 112 ms (5.6%) |
+//! | module | 1.53 s | 6.7 ms (0.44%) | 148 ms (9.7%) |
+//! | function | 5.86 s | 7.4 ms (0.13%) | 118 ms (2.0%) |
+//!
+//! Clean `-j1` 2.33 s, `-j2` 1.32 s (0.57×). README.md ("Performance")
+//! breaks the body edit down.
 
 use criterion::{criterion_group, Criterion};
 use lockstep_benches::{build, Workload};
@@ -27,7 +38,7 @@ fn clean_builds(c: &mut Criterion) {
     let w = Workload::new(1);
     let mut group = c.benchmark_group("clean");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
-    for cgu in [CguMode::Module, CguMode::Function] {
+    for cgu in [CguMode::default(), CguMode::Module, CguMode::Function] {
         group.bench_function(cgu_name(cgu), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -52,10 +63,10 @@ fn incremental_builds(c: &mut Criterion) {
     group.sample_size(20);
     let mut o = w.options("incr");
     build(&o);
-    group.bench_function("noop/module", |b| b.iter(|| build(&o)));
+    group.bench_function("noop/partition", |b| b.iter(|| build(&o)));
     // One counter for all groups: every edit is new, never a cache hit.
     let mut variant = 0;
-    for cgu in [CguMode::Module, CguMode::Function] {
+    for cgu in [CguMode::default(), CguMode::Module, CguMode::Function] {
         o.cgu = cgu;
         build(&o);
         group.bench_function(format!("body_edit/{}", cgu_name(cgu)), |b| {
@@ -121,7 +132,7 @@ fn ratios() {
                 .map(|m| CguMode::parse(m.trim()).unwrap_or_else(|| panic!("LOCKSTEP_BENCH_CGU: `{m}`")))
                 .collect()
         })
-        .unwrap_or_else(|| vec![CguMode::Module, CguMode::Function, CguMode::parse("partition").expect("mode")]);
+        .unwrap_or_else(|| vec![CguMode::default(), CguMode::Module, CguMode::Function]);
     for cgu in modes {
         let clean = median(
             (0..runs)

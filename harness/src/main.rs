@@ -100,12 +100,12 @@ struct BuildArgs {
     /// The artifact cache [default: DIR/.lockstep/cache]. Builds may share one.
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Codegen units: one object per module, or per function (merged per
-    /// module with `ld -r`).
-    #[arg(long, value_enum, default_value_t = Cgu::Module)]
+    /// Codegen units: per module, per function (merged per module with
+    /// `ld -r`), or hashed partitions of about `--cgu-size` functions.
+    #[arg(long, value_enum, default_value_t = Cgu::Partition)]
     cgu: Cgu,
     /// Functions per unit, on average, for `--cgu partition`.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = CguMode::DEFAULT_PARTITION_SIZE)]
     cgu_size: u32,
     /// Link-time optimisation: cache LLVM bitcode, merge and optimise it at
     /// link time.
