@@ -582,9 +582,13 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
     /// or in the pack the previous build used for the unit (which still
     /// holds every function a body edit did not touch), or in a
     /// stand-alone entry; otherwise it is lowered afresh. Returns each
-    /// function's IR bytes and whether it was a hit, plus the pack key.
-    fn unit_ir(&self, unit: &UnitPlan, problems: &mut Vec<String>) -> Result<(Vec<FoundIr>, ContentHash), String> {
-        let pack_key = self.pack_key(unit);
+    /// function's IR bytes and whether it was a hit.
+    fn unit_ir(
+        &self,
+        unit: &UnitPlan,
+        pack_key: ContentHash,
+        problems: &mut Vec<String>,
+    ) -> Result<Vec<FoundIr>, String> {
         let mut known: BTreeMap<ContentHash, Vec<u8>> = BTreeMap::new();
         let mut exact = false;
         let history = self.previous_packs.get(&unit.name).into_iter().flatten().filter(|k| **k != pack_key);
@@ -665,7 +669,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 problems.push(format!("storing the IR pack of unit `{}`: {e}", unit.name));
             }
         }
-        Ok((out, pack_key))
+        Ok(out)
     }
 
     /// The Layer 1 pack key of a unit: its name and its members' content
@@ -688,10 +692,9 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
     /// unit's object; it is used after checking its bytes against the
     /// recorded hash, without reading Layer 2. Anything else (no record, a
     /// changed key, a missing or damaged staged file) takes the normal path.
-    fn unchanged_unit(&self, unit: &UnitPlan) -> Option<UnitOutcome> {
+    fn unchanged_unit(&self, unit: &UnitPlan, ir_pack: ContentHash) -> Option<UnitOutcome> {
         let staging = self.shortcut_staging?;
         let record = self.previous_units.get(&unit.name)?;
-        let ir_pack = self.pack_key(unit);
         if record.ir_pack != ir_pack || record.ir_hashes.len() != unit.functions.len() || unit.faulted.is_some() {
             return None;
         }
@@ -716,11 +719,12 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
     }
 
     fn run_unit(&self, backend: &mut B::Backend, unit: &UnitPlan) -> Result<UnitOutcome, String> {
-        if let Some(outcome) = self.unchanged_unit(unit) {
+        let ir_pack = self.pack_key(unit);
+        if let Some(outcome) = self.unchanged_unit(unit, ir_pack) {
             return Ok(outcome);
         }
         let mut problems = Vec::new();
-        let (found, ir_pack) = self.unit_ir(unit, &mut problems)?;
+        let found = self.unit_ir(unit, ir_pack, &mut problems)?;
         let ir_lookups: Vec<(usize, bool)> =
             unit.functions.iter().zip(&found).map(|(&i, (_, hit))| (i, *hit)).collect();
         let ir: Vec<Vec<u8>> = found.into_iter().map(|(bytes, _)| bytes).collect();
