@@ -21,7 +21,7 @@ use lockstep_core::driver::{frontend_identity, module_facts, LksFrontEnd};
 use lockstep_core::engine::cache::{decode_entry, encode_entry, Layer};
 use lockstep_core::engine::deps::{functions_to_recompile, FunctionDependencyGraph};
 use lockstep_core::engine::hash::{ContentHash, FunctionContentHash};
-use lockstep_core::engine::FrontEnd;
+use lockstep_core::engine::{FrontEnd, ProgramIndex};
 use lockstep_core::lks::incremental::{check_incremental, ModuleRecord, ModuleSummary, SummaryStore};
 use lockstep_core::lks::{self, modules::ProjectSources, modules::SourceFile};
 use lockstep_core::mir::{self, interp, Symbol};
@@ -99,7 +99,8 @@ fn check_incremental_agrees(
 
 fn hashes(fe: &LksFrontEnd) -> BTreeMap<Symbol, FunctionContentHash> {
     let program = fe.facts();
-    program.all_functions().map(|f| (f.symbol.clone(), program.content_hash(f))).collect()
+    let index = ProgramIndex::new(program);
+    program.all_functions().map(|f| (f.symbol.clone(), index.content_hash(f))).collect()
 }
 
 /// The kinds of edit the invalidation check makes.

@@ -79,28 +79,16 @@ pub struct ProgramFacts {
 }
 
 impl ProgramFacts {
-    /// Every function's signature, for callee hashing.
+    /// A function's signature, if the program defines it.
     pub fn signature_of(&self, symbol: &Symbol) -> Option<&Signature> {
         let module = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
         let m = &self.modules[module];
         std::iter::once(&m.init).chain(&m.functions).find(|f| &f.symbol == symbol).map(|f| &f.signature)
     }
 
-    /// The content hash of one of this program's functions: its key in
-    /// Layer 1 (see [`hash::FunctionContentHash`] for what goes in). For
-    /// many functions, build a [`ProgramIndex`] once instead.
-    pub fn content_hash(&self, f: &FunctionFacts) -> hash::FunctionContentHash {
-        ProgramIndex::new(self).content_hash(f)
-    }
-
     /// Every function (initialisers included), module by module.
     pub fn all_functions(&self) -> impl Iterator<Item = &FunctionFacts> {
         self.modules.iter().flat_map(|m| std::iter::once(&m.init).chain(&m.functions))
-    }
-
-    pub fn global_type(&self, symbol: &Symbol) -> Option<Ty> {
-        let module = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
-        self.modules[module].globals.iter().find(|g| &g.symbol == symbol).map(|g| g.ty)
     }
 }
 

@@ -261,6 +261,8 @@ pub struct UnitOutcome {
     pub ir_pack: ContentHash,
     /// Hash of each member function's IR, in unit order.
     pub ir_hashes: Vec<ContentHash>,
+    /// Hash of the object's bytes: its name in the staging directory.
+    pub object_hash: ContentHash,
     /// The object already staged for the link (found by the previous
     /// build's unit record); `bytes` is then empty.
     pub staged: Option<PathBuf>,
@@ -463,19 +465,13 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
                 history.extend(old.iter().filter(|k| **k != out.ir_pack).take(manifest::PACK_HISTORY - 1));
             }
             ir_packs.insert(units[u].name.clone(), history);
-            let object_hash = match &out.staged {
-                Some(_) => previous.and_then(|m| m.units.get(&units[u].name)).map(|r| r.object_hash),
-                None => Some(ContentHash::of(&out.bytes)),
+            let record = UnitRecord {
+                ir_pack: out.ir_pack,
+                ir_hashes: out.ir_hashes.clone(),
+                object_key: out.key,
+                object_hash: out.object_hash,
             };
-            if let Some(object_hash) = object_hash {
-                let record = UnitRecord {
-                    ir_pack: out.ir_pack,
-                    ir_hashes: out.ir_hashes.clone(),
-                    object_key: out.key,
-                    object_hash,
-                };
-                unit_records.insert(units[u].name.clone(), record);
-            }
+            unit_records.insert(units[u].name.clone(), record);
         }
     }
     for (f, hit) in functions.iter().zip(&ir_hit) {
@@ -711,6 +707,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             key,
             ir_pack,
             ir_hashes: record.ir_hashes.clone(),
+            object_hash: record.object_hash,
             staged: Some(staged),
             ir_lookups: unit.functions.iter().map(|&i| (i, true)).collect(),
             object_hit: true,
@@ -765,7 +762,18 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 (bytes, false)
             }
         };
-        Ok(UnitOutcome { bytes, key, ir_pack, ir_hashes: hashes, staged: None, ir_lookups, object_hit, problems })
+        let object_hash = ContentHash::of(&bytes);
+        Ok(UnitOutcome {
+            bytes,
+            key,
+            ir_pack,
+            ir_hashes: hashes,
+            object_hash,
+            staged: None,
+            ir_lookups,
+            object_hit,
+            problems,
+        })
     }
 }
 
@@ -788,11 +796,13 @@ impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
                     (bytes, false)
                 }
             };
+            let object_hash = ContentHash::of(&bytes);
             let outcome = UnitOutcome {
                 bytes,
                 key: self.entry_key,
                 ir_pack: ContentHash::default(),
                 ir_hashes: Vec::new(),
+                object_hash,
                 staged: None,
                 ir_lookups: Vec::new(),
                 object_hit,
@@ -844,12 +854,17 @@ impl<B: BackendFactory> LinkWork<'_, B> {
     /// Puts an object where the linker can read it: by content hash (a
     /// file already there with these bytes is reused), or by `name`.
     fn place(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+        self.place_hashed(name, bytes, ContentHash::of(bytes))
+    }
+
+    /// `place` for bytes whose hash is already known.
+    fn place_hashed(&self, name: &str, bytes: &[u8], hash: ContentHash) -> Result<PathBuf, String> {
         if self.named {
             let path = self.staging.join(format!("{name}.o"));
             write_file(&path, bytes)?;
             return Ok(path);
         }
-        let path = self.staging.join(format!("{}.o", ContentHash::of(bytes).hex()));
+        let path = self.staging.join(format!("{}.o", hash.hex()));
         // The name promises the content; a damaged file is replaced.
         if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
             return Ok(path);
@@ -862,7 +877,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
     fn stage(&self, name: &str, unit: &UnitOutcome) -> Result<PathBuf, String> {
         match &unit.staged {
             Some(path) => Ok(path.clone()),
-            None => self.place(name, &unit.bytes),
+            None => self.place_hashed(name, &unit.bytes, unit.object_hash),
         }
     }
 
@@ -980,7 +995,7 @@ impl<B: BackendFactory> LinkStage<Artifact, String> for LinkWork<'_, B> {
             if self.lto {
                 return Ok(Artifact::Staged { objects: Vec::new(), bitcode: vec![entry.bytes.clone()], keys });
             }
-            let path = self.place(ENTRY_UNIT, &entry.bytes)?;
+            let path = self.stage(ENTRY_UNIT, entry)?;
             return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
         }
         if Some(node) == self.final_link {
