@@ -71,6 +71,15 @@ pub(super) fn add_mir_function<'ctx>(
     function
 }
 
+/// Declares a MIR global (a definition once given an initialiser): external
+/// linkage, hidden like every lockstep symbol (see [`add_mir_function`]).
+fn add_mir_global<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, symbol: &Symbol, ty: Ty) -> GlobalValue<'ctx> {
+    let global = module.add_global(memory_type(ctx, ty), None, &symbol.mangled_global());
+    global.set_linkage(Linkage::External);
+    global.set_visibility(GlobalVisibility::Hidden);
+    global
+}
+
 /// Adds the enum attributes `names` (e.g. `nounwind`) to a function.
 pub(super) fn add_attributes(ctx: &Context, function: FunctionValue<'_>, names: &[&str]) {
     for name in names {
@@ -172,9 +181,7 @@ impl<'ctx> Unit<'_, 'ctx> {
                 }
                 Some(_) => {}
                 None => {
-                    let global = self.module.add_global(memory_type(self.ctx, ty), None, &symbol.mangled_global());
-                    global.set_linkage(Linkage::External);
-                    global.set_visibility(GlobalVisibility::Hidden);
+                    let global = add_mir_global(self.ctx, self.module, symbol, ty);
                     self.globals.insert(symbol.clone(), (global, ty));
                 }
             }
@@ -196,11 +203,8 @@ pub(super) fn lower_unit<'ctx>(
         if u.globals.contains_key(&def.symbol) {
             return Err(BackendError::new(format!("global `{}` is defined twice", def.symbol)));
         }
-        let ty = memory_type(ctx, def.ty);
-        let global = module.add_global(ty, None, &def.symbol.mangled_global());
-        global.set_initializer(&ty.const_zero());
-        global.set_linkage(Linkage::External);
-        global.set_visibility(GlobalVisibility::Hidden);
+        let global = add_mir_global(ctx, module, &def.symbol, def.ty);
+        global.set_initializer(&memory_type(ctx, def.ty).const_zero());
         u.globals.insert(def.symbol.clone(), (global, def.ty));
     }
     for function in &unit.functions {
