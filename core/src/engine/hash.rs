@@ -39,6 +39,13 @@ impl ContentHash {
     }
 }
 
+impl ContentHash {
+    /// Whether the file at `path` exists and its bytes hash to `self`.
+    pub fn matches_file(&self, path: &std::path::Path) -> bool {
+        std::fs::read(path).is_ok_and(|bytes| ContentHash::of(&bytes) == *self)
+    }
+}
+
 impl fmt::Debug for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ContentHash({})", self.short())

@@ -111,7 +111,7 @@ impl Manifest {
 
     /// Whether the executable this manifest describes is on disk, intact.
     pub fn output_intact(&self, output: &Path) -> bool {
-        std::fs::read(output).is_ok_and(|bytes| ContentHash::of(&bytes) == self.output_hash)
+        self.output_hash.matches_file(output)
     }
 }
 

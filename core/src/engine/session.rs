@@ -699,7 +699,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             return None;
         }
         let staged = staging.join(format!("{}.o", record.object_hash.hex()));
-        if !std::fs::read(&staged).is_ok_and(|bytes| ContentHash::of(&bytes) == record.object_hash) {
+        if !record.object_hash.matches_file(&staged) {
             return None;
         }
         Some(UnitOutcome {
@@ -953,9 +953,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         // Nothing that reaches the link changed, and the executable on disk
         // is the one the previous build wrote: leave it alone.
         if let Some((previous_key, previous_hash)) = self.previous_link {
-            if previous_key == link_key
-                && std::fs::read(&self.output).is_ok_and(|b| ContentHash::of(&b) == previous_hash)
-            {
+            if previous_key == link_key && previous_hash.matches_file(&self.output) {
                 return Ok(Artifact::Linked { link_key, written: None });
             }
         }
