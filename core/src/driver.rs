@@ -202,6 +202,9 @@ pub struct LksFrontEnd {
     facts: ProgramFacts,
     symbols: ProgramSymbols,
     modules: Vec<LazyModule>,
+    /// Each module's summary key, when it was checked incrementally (see
+    /// [`FrontEnd::module_key`]).
+    module_keys: Vec<Option<ContentHash>>,
     index: BTreeMap<Symbol, (usize, Option<usize>)>,
     interfaces: BTreeMap<String, ModuleInterface>,
     graph: ModuleGraph,
@@ -246,10 +249,10 @@ pub fn frontend_identity() -> String {
 impl LksFrontEnd {
     /// From a program checked as a whole.
     pub fn new(program: CheckedProgram) -> LksFrontEnd {
-        let modules: Vec<(ModuleFacts, LazyModule)> = program
+        let modules: Vec<(ModuleFacts, LazyModule, Option<ContentHash>)> = program
             .modules
             .into_iter()
-            .map(|m| (module_facts(&m), LazyModule { source: None, checked: OnceLock::from(Some(m)) }))
+            .map(|m| (module_facts(&m), LazyModule { source: None, checked: OnceLock::from(Some(m)) }, None))
             .collect();
         let checked_now = modules.len();
         LksFrontEnd::assemble(modules, program.entry, program.interfaces, ModuleGraph::default(), checked_now)
@@ -257,8 +260,8 @@ impl LksFrontEnd {
 
     /// From incremental checking.
     pub fn from_incremental(program: IncrementalProgram) -> Option<LksFrontEnd> {
-        let main = program.modules.iter().find(|(name, _, _)| name == "main")?;
-        let main_returns_value = match main.2.interface.items.get("main").map(|i| &i.kind) {
+        let main = program.modules.iter().find(|m| m.name == "main")?;
+        let main_returns_value = match main.summary.interface.items.get("main").map(|i| &i.kind) {
             Some(InterfaceKind::Fn(sig)) if sig.params.is_empty() && sig.ret != Some(mir::Ty::Bool) => {
                 sig.ret.is_some()
             }
@@ -269,25 +272,27 @@ impl LksFrontEnd {
             main: Symbol::new("main", "main"),
             main_returns_value,
         };
-        let interfaces = program.modules.iter().map(|(n, _, s)| (n.clone(), s.interface.clone())).collect();
+        let interfaces = program.modules.iter().map(|m| (m.name.clone(), m.summary.interface.clone())).collect();
         let modules = program
             .modules
             .into_iter()
-            .map(|(_, state, summary)| {
-                let lazy = match state {
-                    ModuleState::Checked(m) => LazyModule { source: None, checked: OnceLock::from(Some(*m)) },
+            .map(|m| {
+                let source = match m.state {
+                    ModuleState::Checked(checked) => {
+                        LazyModule { source: None, checked: OnceLock::from(Some(*checked)) }
+                    }
                     ModuleState::Known { display_path, text } => {
                         LazyModule { source: Some((display_path, text)), checked: OnceLock::new() }
                     }
                 };
-                (summary.facts, lazy)
+                (m.summary.facts, source, Some(m.key))
             })
             .collect();
         Some(LksFrontEnd::assemble(modules, entry, interfaces, program.graph, program.checked))
     }
 
     fn assemble(
-        modules: Vec<(ModuleFacts, LazyModule)>,
+        modules: Vec<(ModuleFacts, LazyModule, Option<ContentHash>)>,
         entry: EntryPoint,
         interfaces: BTreeMap<String, ModuleInterface>,
         graph: ModuleGraph,
@@ -296,17 +301,19 @@ impl LksFrontEnd {
         let mut index = BTreeMap::new();
         let mut module_facts = Vec::new();
         let mut lazies = Vec::new();
-        for (m, (facts, lazy)) in modules.into_iter().enumerate() {
+        let mut module_keys = Vec::new();
+        for (m, (facts, lazy, key)) in modules.into_iter().enumerate() {
             index.insert(facts.init.symbol.clone(), (m, None));
             for (i, f) in facts.functions.iter().enumerate() {
                 index.insert(f.symbol.clone(), (m, Some(i)));
             }
             module_facts.push(facts);
             lazies.push(lazy);
+            module_keys.push(key);
         }
         let facts = ProgramFacts { frontend: frontend_identity(), modules: module_facts, entry };
         let symbols = ProgramSymbols::from_facts(&facts);
-        LksFrontEnd { facts, symbols, modules: lazies, index, interfaces, graph, checked_now }
+        LksFrontEnd { facts, symbols, modules: lazies, module_keys, index, interfaces, graph, checked_now }
     }
 
     /// How many modules were parsed and checked to make this front end.
@@ -351,6 +358,10 @@ impl FrontEnd for LksFrontEnd {
             Some(i) => module.functions.get(i)?,
         };
         Some(self.symbols.lower(f))
+    }
+
+    fn module_key(&self, module: usize) -> Option<ContentHash> {
+        self.module_keys.get(module).copied().flatten()
     }
 }
 

@@ -8,7 +8,9 @@
 //!   MIR; whitespace and comment edits change no hash; the function
 //!   dependency graph predicts exactly the functions whose hash changed;
 //!   incremental checking (only changed modules) gives the same facts and
-//!   MIR as checking the whole program.
+//!   MIR as checking the whole program; a module key seen again (in any
+//!   build) comes with the content hashes it came with before, which is
+//!   what lets the engine reuse them (`FrontEnd::module_key`).
 //! - [`check_frontend`]: arbitrary bytes never panic the front end, and a
 //!   program it accepts always lowers to valid MIR that the interpreter
 //!   can run.
@@ -73,21 +75,36 @@ impl SummaryStore for MemorySummaries {
     }
 }
 
+/// What incremental checking carries from one build to the next: the
+/// module records, the summaries, and (for the key contract) the content
+/// hashes seen with each module key.
+#[derive(Default)]
+struct IncrementalState {
+    records: BTreeMap<String, ModuleRecord>,
+    summaries: MemorySummaries,
+    hashes_by_key: BTreeMap<ContentHash, Vec<FunctionContentHash>>,
+}
+
 /// Incremental checking must agree with checking the whole program: the
 /// same facts, and the same MIR for every function (including those of
-/// modules restored from summaries, checked on demand).
-fn check_incremental_agrees(
-    seed: u64,
-    files: &[(String, String)],
-    full: &LksFrontEnd,
-    records: &mut BTreeMap<String, ModuleRecord>,
-    store: &MemorySummaries,
-) {
-    let program = check_incremental(&frontend_identity(), &sources(files), records, store, &module_facts)
-        .unwrap_or_else(|| panic!("seed {seed}: incremental checking gave up on a valid program"));
-    *records = program.records.clone();
+/// modules restored from summaries, checked on demand). A module key must
+/// mean the content hashes it meant before.
+fn check_incremental_agrees(seed: u64, files: &[(String, String)], full: &LksFrontEnd, state: &mut IncrementalState) {
+    let program =
+        check_incremental(&frontend_identity(), &sources(files), &state.records, &state.summaries, &module_facts)
+            .unwrap_or_else(|| panic!("seed {seed}: incremental checking gave up on a valid program"));
+    state.records = program.records.clone();
     let incremental = LksFrontEnd::from_incremental(program).expect("a main function");
     assert_eq!(incremental.facts(), full.facts(), "seed {seed}: incremental and whole-program facts differ");
+    let index = ProgramIndex::new(incremental.facts());
+    for (m, module) in incremental.facts().modules.iter().enumerate() {
+        let key =
+            incremental.module_key(m).unwrap_or_else(|| panic!("seed {seed}: module `{}` has no key", module.name));
+        let now: Vec<FunctionContentHash> =
+            std::iter::once(&module.init).chain(&module.functions).map(|f| index.content_hash(f)).collect();
+        let before = state.hashes_by_key.entry(key).or_insert_with(|| now.clone());
+        assert!(*before == now, "seed {seed}: module `{}` kept its key but its content hashes changed", module.name);
+    }
     for f in full.facts().all_functions() {
         assert!(
             lowered(&incremental, &f.symbol) == lowered(full, &f.symbol),
@@ -168,9 +185,8 @@ pub fn check_invalidation(data: &[u8]) -> usize {
         panic!("generated program {seed} does not check");
     };
     let mut before_hashes = hashes(&before);
-    let summaries = MemorySummaries::default();
-    let mut records = BTreeMap::new();
-    check_incremental_agrees(seed, &files, &before, &mut records, &summaries);
+    let mut state = IncrementalState::default();
+    check_incremental_agrees(seed, &files, &before, &mut state);
     while let (Some(kind), Some(file), Some(pick), Some(value)) =
         (input.byte(), input.byte(), input.byte(), input.byte())
     {
@@ -211,7 +227,7 @@ pub fn check_invalidation(data: &[u8]) -> usize {
             &after_hashes,
         );
         assert_eq!(predicted, changed, "seed {seed}, {edit:?}: the dependency graph and the content hashes disagree");
-        check_incremental_agrees(seed, &edited, &after, &mut records, &summaries);
+        check_incremental_agrees(seed, &edited, &after, &mut state);
         files = edited;
         before = after;
         before_hashes = after_hashes;

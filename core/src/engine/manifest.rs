@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 6;
+const MANIFEST_VERSION: u32 = 7;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -58,6 +58,12 @@ pub struct Manifest {
     pub functions: Vec<(String, FunctionRecord)>,
     /// Every global (`module::name`) with its type, sorted by name.
     pub globals: Vec<(String, String)>,
+    /// Each module's front-end key ([`FrontEnd::module_key`]), by module
+    /// name, for the modules that had one: the next build takes the
+    /// records of a module whose key it sees again.
+    ///
+    /// [`FrontEnd::module_key`]: crate::engine::FrontEnd::module_key
+    pub module_keys: Vec<(String, ContentHash)>,
     /// The Layer 1 packs recently written or used for each unit, newest
     /// first: where the next build looks for the IR of the unit's
     /// functions (an edit reverted finds its original IR in an older pack).
@@ -84,6 +90,12 @@ impl Manifest {
         let bytes = std::fs::read(path).ok()?;
         let manifest: Manifest = postcard::from_bytes(&bytes).ok()?;
         (manifest.version == MANIFEST_VERSION).then_some(manifest)
+    }
+
+    /// The key this build recorded for `module`.
+    pub fn module_key(&self, module: &str) -> Option<ContentHash> {
+        let at = self.module_keys.binary_search_by(|(name, _)| name.as_str().cmp(module)).ok()?;
+        Some(self.module_keys[at].1)
     }
 
     /// The record of `symbol` (`module::name`), if this build had it.

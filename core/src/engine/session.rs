@@ -7,7 +7,7 @@
 
 use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
-use crate::engine::hash::{compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
+use crate::engine::hash::{self, compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
 use crate::engine::manifest::{self, FunctionRecord, Manifest, UnitRecord};
 use crate::engine::report::{BuildReport, Failure};
 use crate::engine::{FrontEnd, FunctionFacts, ProgramIndex};
@@ -134,10 +134,12 @@ impl SessionOptions {
 
 /// One function of this build, as the producer sees it (no IR yet).
 #[derive(Debug)]
-struct FunctionEntry {
-    symbol: Symbol,
+struct FunctionEntry<'a> {
+    symbol: &'a Symbol,
     is_init: bool,
     hash: FunctionContentHash,
+    /// The function as its callers see it (`hash::callee_view`).
+    view: ContentHash,
 }
 
 /// One codegen unit of this build.
@@ -158,11 +160,7 @@ type ManifestTables = (Vec<(String, FunctionRecord)>, Vec<(String, String)>);
 
 /// This build's function and global tables for the manifest (see
 /// [`FunctionRecord`]): `functions` in build order with their hashes.
-fn manifest_tables(
-    program: &crate::engine::ProgramFacts,
-    index: &ProgramIndex<'_>,
-    functions: &[FunctionEntry],
-) -> ManifestTables {
+fn manifest_tables(program: &crate::engine::ProgramFacts, functions: &[FunctionEntry]) -> ManifestTables {
     let mut globals: Vec<(&Symbol, String, String)> = program
         .modules
         .iter()
@@ -176,7 +174,7 @@ fn manifest_tables(
         functions.iter().enumerate().map(|(i, f)| (f.symbol.to_string(), i)).collect();
     order.sort();
     let function_at: BTreeMap<&Symbol, u32> =
-        (0u32..).zip(&order).map(|(at, (_, i))| (&functions[*i].symbol, at)).collect();
+        (0u32..).zip(&order).map(|(at, (_, i))| (functions[*i].symbol, at)).collect();
     let table = order
         .into_iter()
         .map(|(name, i)| {
@@ -185,12 +183,7 @@ fn manifest_tables(
             callees.sort_unstable();
             let mut globals: Vec<u32> = facts.globals.iter().filter_map(|g| global_at.get(g).copied()).collect();
             globals.sort_unstable();
-            let record = FunctionRecord {
-                hash: functions[i].hash.clone(),
-                view: index.callee_view(&facts.symbol),
-                callees,
-                globals,
-            };
+            let record = FunctionRecord { hash: functions[i].hash.clone(), view: functions[i].view, callees, globals };
             (name, record)
         })
         .collect();
@@ -324,25 +317,62 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let backend_id = backends.identity();
     let mut report = BuildReport { status: "ok", cgu: options.cgu.name(), ..BuildReport::default() };
 
-    // Content hashes, and the units.
-    let mut functions: Vec<FunctionEntry> = Vec::new();
-    let mut index_of: BTreeMap<Symbol, usize> = BTreeMap::new();
-    let mut weights: Vec<u64> = Vec::new();
-    let index = ProgramIndex::new(program);
-    for module in &program.modules {
-        for (facts, is_init) in std::iter::once((&module.init, true)).chain(module.functions.iter().map(|f| (f, false)))
-        {
-            let hash = index.content_hash(facts);
-            index_of.insert(facts.symbol.clone(), functions.len());
-            functions.push(FunctionEntry { symbol: facts.symbol.clone(), is_init, hash });
-            weights.push(facts.weight.max(1));
+    // Content hashes. A module whose front-end key is the one the previous
+    // build recorded keeps that build's hashes and callee views
+    // (`FrontEnd::module_key`): in an edit build, that is every module but
+    // the edited one. The rest are computed; verifying computes them all.
+    let mut module_keys = Vec::new();
+    let mut recorded: Vec<Option<&FunctionRecord>> = Vec::new();
+    for (m, module) in program.modules.iter().enumerate() {
+        let key = frontend.module_key(m);
+        if let Some(key) = key {
+            module_keys.push((module.name.clone(), key));
+        }
+        let known = previous.filter(|p| key.is_some() && p.module_key(&module.name) == key);
+        for facts in std::iter::once(&module.init).chain(&module.functions) {
+            recorded.push(known.and_then(|p| p.function(&facts.symbol.to_string())));
         }
     }
+    let verify = options.verify_cache;
+    let views: Vec<ContentHash> = program
+        .all_functions()
+        .zip(&recorded)
+        .map(|(f, r)| r.filter(|_| !verify).map_or_else(|| hash::callee_view(&f.symbol, &f.signature), |r| r.view))
+        .collect();
+    let index = ProgramIndex::with_views(program, views.iter().copied());
+    let mut functions: Vec<FunctionEntry> = Vec::with_capacity(views.len());
+    let mut weights: Vec<u64> = Vec::with_capacity(views.len());
+    for ((facts, record), view) in program.all_functions().zip(&recorded).zip(views) {
+        let hash = record.filter(|_| !verify).map_or_else(|| index.content_hash(facts), |r| r.hash.clone());
+        if let Some(r) = record.filter(|r| r.hash != hash || r.view != view) {
+            report.status = "failed";
+            report.failed.push(failure(
+                Some(facts.symbol.to_string()),
+                None,
+                format!(
+                    "--verify-cache: the content hash the previous build recorded for `{}` ({}) differs from a fresh computation ({}), although the front end's key for its module is unchanged",
+                    facts.symbol,
+                    r.hash.combined.short(),
+                    hash.combined.short()
+                ),
+            ));
+        }
+        functions.push(FunctionEntry { symbol: &facts.symbol, is_init: facts.symbol.is_init(), hash, view });
+        weights.push(facts.weight.max(1));
+    }
+    if !report.failed.is_empty() {
+        return SessionResult { report, succeeded: false };
+    }
     report.functions = functions.iter().filter(|f| !f.is_init).count();
+
+    // The units.
     let mut units: Vec<UnitPlan> = Vec::new();
+    let mut module_start = 0;
     for (module_index, module) in program.modules.iter().enumerate() {
-        let init = index_of[&module.init.symbol];
-        let members: Vec<usize> = module.functions.iter().map(|f| index_of[&f.symbol]).collect();
+        // Functions are numbered module by module, the initialiser first.
+        let init = module_start;
+        let members: Vec<usize> = (init + 1..=init + module.functions.len()).collect();
+        module_start += 1 + module.functions.len();
         let groups: Vec<(String, Vec<GlobalDef>, Vec<usize>)> = match options.cgu {
             CguMode::Module => {
                 let mut all = vec![init];
@@ -359,7 +389,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             }),
         };
         for (name, globals, members) in groups {
-            let faulted = members.iter().map(|&i| &functions[i].symbol).find(|s| options.faults.contains(*s)).cloned();
+            let faulted = members.iter().map(|&i| functions[i].symbol).find(|s| options.faults.contains(*s)).cloned();
             units.push(UnitPlan { name, module: module_index, globals, functions: members, faulted });
         }
     }
@@ -491,7 +521,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     report.cache_problems.sort();
     let mut manifest = Manifest::new();
     if options.link || options.explain.is_some() {
-        (manifest.functions, manifest.globals) = manifest_tables(program, &index, &functions);
+        (manifest.functions, manifest.globals) = manifest_tables(program, &functions);
     }
     if let Some(symbol) = &options.explain {
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
@@ -530,6 +560,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
 
     // Record what the next build needs.
     manifest.inputs = options.inputs;
+    manifest.module_keys = module_keys;
     manifest.ir_packs = ir_packs;
     manifest.units = unit_records;
     manifest.function_count = report.functions;
@@ -551,7 +582,7 @@ struct CodegenWork<'a, F, B> {
     cache: &'a ArtifactCache,
     config: &'a CodegenConfig,
     backend_id: &'a str,
-    functions: &'a [FunctionEntry],
+    functions: &'a [FunctionEntry<'a>],
     units: &'a [UnitPlan],
     node_unit: BTreeMap<NodeId, usize>,
     entry_node: NodeId,
@@ -617,7 +648,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             let lower = || -> Result<Vec<u8>, String> {
                 let ir = self
                     .frontend
-                    .lower(&f.symbol)
+                    .lower(f.symbol)
                     .ok_or_else(|| format!("the front end cannot lower `{}`", f.symbol))?;
                 postcard::to_stdvec(&ir).map_err(|e| format!("serialising the IR of `{}`: {e}", f.symbol))
             };

@@ -49,11 +49,24 @@ pub enum ModuleState {
     Known { display_path: String, text: String },
 }
 
+/// One module of an incrementally checked program.
+#[derive(Debug)]
+pub struct IncrementalModule {
+    pub name: String,
+    pub state: ModuleState,
+    pub summary: ModuleSummary,
+    /// The module's summary key: its name, its text, the interfaces of its
+    /// imports, the front end and the compiler. Everything the module's
+    /// functions compile from follows from it, since a module sees the rest
+    /// of the program only through its imports' interfaces.
+    pub key: ContentHash,
+}
+
 /// The result of incremental checking.
 #[derive(Debug)]
 pub struct IncrementalProgram {
-    /// Module names in name order, each with its state and summary.
-    pub modules: Vec<(String, ModuleState, ModuleSummary)>,
+    /// The modules, in name order.
+    pub modules: Vec<IncrementalModule>,
     pub graph: ModuleGraph,
     pub records: BTreeMap<String, ModuleRecord>,
     /// How many modules were parsed and checked in this build.
@@ -156,7 +169,7 @@ pub fn check_incremental(
     // Imports first, so each module's imports' interfaces are settled.
     let mut interfaces: BTreeMap<String, ModuleInterface> = BTreeMap::new();
     let mut iface_hashes: BTreeMap<String, ContentHash> = BTreeMap::new();
-    let mut states: BTreeMap<String, (ModuleState, ModuleSummary)> = BTreeMap::new();
+    let mut states: BTreeMap<String, IncrementalModule> = BTreeMap::new();
     let mut checked = 0;
     for name in graph.init_order() {
         let (file, text_hash) = texts[&name];
@@ -184,8 +197,8 @@ pub fn check_incremental(
         };
         iface_hashes.insert(name.clone(), interface_hash(&summary.interface));
         interfaces.insert(name.clone(), summary.interface.clone());
-        states.insert(name, (state, summary));
+        states.insert(name.clone(), IncrementalModule { name, state, summary, key });
     }
-    let modules = states.into_iter().map(|(name, (state, summary))| (name, state, summary)).collect();
+    let modules = states.into_values().collect();
     Some(IncrementalProgram { modules, graph, records, checked })
 }
