@@ -57,6 +57,9 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// Linker driver; default `LOCKSTEP_CC` or `cc`.
     pub linker: Option<PathBuf>,
+    /// The linker the driver runs (`-fuse-ld=NAME`, `default` for its own);
+    /// `None` lets [`Linker::choose`] decide.
+    pub ld: Option<String>,
     pub diagnostics: DiagnosticStyle,
     /// Cache directory; default `DIR/.lockstep/cache`.
     pub cache_dir: Option<PathBuf>,
@@ -84,6 +87,7 @@ impl BuildOptions {
             opt: OptLevel::Debug,
             target: None,
             linker: None,
+            ld: None,
             diagnostics: DiagnosticStyle::Short,
             cache_dir: None,
             cgu: CguMode::default(),
@@ -410,7 +414,7 @@ pub fn module_unit(
 fn inputs_fingerprint(options: &BuildOptions, sources: &lks::modules::ProjectSources, linker: &Linker) -> ContentHash {
     let mut h = StableHasher::new("lockstep.inputs");
     h.str(compiler_fingerprint()).str(&llvm::backend_version()).serialized(&options.codegen_config());
-    h.str(&options.cgu.describe()).bytes(linker.program.as_os_str().as_encoded_bytes());
+    h.str(&options.cgu.describe()).bytes(&linker.identity());
     for file in &sources.files {
         h.str(&file.module).hash(&file.hash);
     }
@@ -436,7 +440,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let timings = Timings::from_env();
     let dir = &options.project_dir;
     let sources = lks::modules::read_project(dir).map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
-    let linker = Linker::choose(options.linker.as_deref());
+    let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref());
     let output = options.output_path();
     let inputs = inputs_fingerprint(options, &sources, &linker);
     let manifest_path = manifest_path(options, &output);

@@ -94,6 +94,11 @@ struct BuildArgs {
     /// The C compiler driver used to link [default: $LOCKSTEP_CC or `cc`].
     #[arg(long, value_name = "CC")]
     linker: Option<PathBuf>,
+    /// The linker the driver runs (`-fuse-ld=NAME`), or `default` for the
+    /// driver's own [default: $LOCKSTEP_LD, else the first of mold, lld and
+    /// gold on PATH when the driver is `cc`, else the driver's own].
+    #[arg(long, value_name = "NAME")]
+    ld: Option<String>,
     /// How to show errors in the program: one line each, or with the source.
     #[arg(long, value_enum, default_value_t = Diagnostics::Short)]
     diagnostics: Diagnostics,
@@ -169,6 +174,7 @@ impl BuildArgs {
         options.opt = if self.release { OptLevel::Release } else { OptLevel::Debug };
         options.target = self.target.clone();
         options.linker = self.linker.clone();
+        options.ld = self.ld.clone();
         options.diagnostics = self.diagnostics.into();
         options.cache_dir = self.cache_dir.clone();
         options.cgu = match self.cgu {

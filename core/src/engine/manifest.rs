@@ -1,6 +1,6 @@
 //! What one build leaves for the next: the fingerprint of its inputs, every
 //! function's content hash broken into its parts, every unit's object key,
-//! the link key and the hash of the executable it wrote.
+//! the link key and the stamp of the executable it wrote.
 //!
 //! The manifest is metadata, not an artifact: losing or corrupting it costs
 //! speed (no up-to-date shortcut, no relink skip, vaguer `--explain`), never
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 7;
+const MANIFEST_VERSION: u32 = 8;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -72,8 +72,8 @@ pub struct Manifest {
     /// Every codegen unit of the build, by name.
     pub units: BTreeMap<String, UnitRecord>,
     pub link_key: ContentHash,
-    /// Hash of the executable this build wrote.
-    pub output_hash: ContentHash,
+    /// The executable this build wrote, as the file system saw it.
+    pub output: FileStamp,
     pub function_count: usize,
     pub unit_count: usize,
 }
@@ -123,7 +123,63 @@ impl Manifest {
 
     /// Whether the executable this manifest describes is on disk, intact.
     pub fn output_intact(&self, output: &Path) -> bool {
-        self.output_hash.matches_file(output)
+        self.output.matches(output)
+    }
+}
+
+/// A file as a build left it: its inode, size, and modification and
+/// status-change times. Seeing the same stamp again means nobody replaced,
+/// truncated, extended or wrote the file since, which is how `make` and
+/// git's index tell an untouched file, and costs a `stat` where hashing a
+/// debug executable (4 MB for 2000 functions) cost a visible part of an
+/// edit build. The status-change time cannot be set back by any tool, so
+/// even a rewrite that restores the modification time shows. The stamp is
+/// metadata of this machine's file system: it lives in the manifest only,
+/// never in a key or an output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub len: u64,
+    pub inode: u64,
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` now, if there is one.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        Some(FileStamp::from_metadata(&meta))
+    }
+
+    #[cfg(unix)]
+    fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        FileStamp {
+            len: meta.len(),
+            inode: meta.ino(),
+            modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+        let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        FileStamp {
+            len: meta.len(),
+            inode: 0,
+            modified_ns: modified.map_or(0, |d| d.as_nanos() as i128),
+            changed_ns: 0,
+        }
+    }
+
+    /// Whether the file at `path` still has this stamp.
+    pub fn matches(&self, path: &Path) -> bool {
+        FileStamp::of(path) == Some(*self)
     }
 }
 

@@ -8,12 +8,13 @@
 use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::hash::{self, compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
-use crate::engine::manifest::{self, FunctionRecord, Manifest, UnitRecord};
+use crate::engine::manifest::{self, FileStamp, FunctionRecord, Manifest, UnitRecord};
 use crate::engine::report::{BuildReport, Failure};
 use crate::engine::{FrontEnd, FunctionFacts, ProgramIndex};
 use crate::exec::{self, CodegenStage, ExecMode, LinkStage, NodeId, Plan, Stage};
 use crate::link::Linker;
 use crate::mir::{self, CodegenUnit, EntryPoint, GlobalDef, Symbol};
+use lockstep_scheduler::sync::thread;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -190,6 +191,17 @@ fn manifest_tables(program: &crate::engine::ProgramFacts, functions: &[FunctionE
     (table, globals.into_iter().map(|(_, name, ty)| (name, ty)).collect())
 }
 
+/// The Layer 1 pack key of a unit: its name and its members' content
+/// hashes, in order.
+fn pack_key(unit: &UnitPlan, functions: &[FunctionEntry]) -> ContentHash {
+    let mut key = StableHasher::new("lockstep.ir-pack");
+    key.str(&unit.name);
+    for &i in &unit.functions {
+        key.hash(&functions[i].hash.combined);
+    }
+    key.finish()
+}
+
 /// Spreads a module's functions over `ceil(members / size)` units by a
 /// stable hash of each function's name, so a body edit never moves a
 /// function between units, and adding or removing one changes only its own
@@ -278,11 +290,11 @@ pub enum Artifact {
         bitcode: Vec<Vec<u8>>,
         keys: Vec<ContentHash>,
     },
-    /// The final link step: the link key, and the executable's hash if it
+    /// The final link step: the link key, and the executable's stamp if it
     /// was (re)written, `None` if the one on disk was already right.
     Linked {
         link_key: ContentHash,
-        written: Option<ContentHash>,
+        written: Option<FileStamp>,
     },
 }
 
@@ -401,11 +413,20 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         .finish();
 
     // The plan: a codegen step per unit (most expensive first), then the
-    // ordered link queue: each module's object, the entry, the program.
+    // ordered link queue: each module's object, the entry, the program. A
+    // unit whose members are the previous build's (its pack key is the one
+    // recorded) will most likely take the unchanged-unit shortcut and cost
+    // next to nothing, so the units an edit touched start first.
+    let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
     let mut plan = Plan::new();
     let unit_nodes: Vec<NodeId> = units
         .iter()
-        .map(|u| plan.add(u.name.clone(), Stage::Codegen, u.functions.iter().map(|&i| weights[i]).sum(), &[]))
+        .zip(&pack_keys)
+        .map(|(u, pack)| {
+            let unchanged = previous.and_then(|m| m.units.get(&u.name)).is_some_and(|r| r.ir_pack == *pack);
+            let weight = if unchanged { 1 } else { u.functions.iter().map(|&i| weights[i]).sum() };
+            plan.add(u.name.clone(), Stage::Codegen, weight, &[])
+        })
         .collect();
     let entry_codegen = plan.add(ENTRY_UNIT, Stage::Codegen, 1, &[]);
     let mut module_links = BTreeMap::new();
@@ -442,6 +463,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         backend_id: &backend_id,
         functions: &functions,
         units: &units,
+        pack_keys,
         node_unit: unit_nodes.iter().enumerate().map(|(u, n)| (*n, u)).collect(),
         entry_node: entry_codegen,
         entry: &program.entry,
@@ -469,9 +491,20 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         linker: &options.linker,
         output: options.output.clone(),
         lto: options.lto,
-        previous_link: previous.map(|m| (m.link_key, m.output_hash)),
+        previous_link: previous.map(|m| (m.link_key, m.output)),
     };
-    let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, options.mode);
+    // The manifest's tables need only the hashes, so on threads they are
+    // built beside the pipeline, mostly while the system linker runs.
+    let wants_tables = options.link || options.explain.is_some();
+    let tables = || wants_tables.then(|| manifest_tables(program, &functions));
+    let (outcome, tables) = match options.mode {
+        mode @ ExecMode::Threads(_) => thread::scope(|scope| {
+            let beside = scope.spawn(tables);
+            let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, mode);
+            (outcome, beside.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        }),
+        mode => (exec::execute(&plan, &codegen_stage, &mut link_stage, mode), tables()),
+    };
 
     // The report, from what every step returned.
     report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
@@ -520,8 +553,8 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     report.codegened_units.sort();
     report.cache_problems.sort();
     let mut manifest = Manifest::new();
-    if options.link || options.explain.is_some() {
-        (manifest.functions, manifest.globals) = manifest_tables(program, &functions);
+    if let Some(tables) = tables {
+        (manifest.functions, manifest.globals) = tables;
     }
     if let Some(symbol) = &options.explain {
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
@@ -549,7 +582,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     if let Some(Some(Artifact::Linked { link_key, written })) = final_link.map(|n| &outcome.outputs[n.index()]) {
         report.relinked = written.is_some();
         manifest.link_key = *link_key;
-        manifest.output_hash = written.or(previous.map(|m| m.output_hash)).unwrap_or_default();
+        manifest.output = written.or(previous.map(|m| m.output)).unwrap_or_default();
     }
     let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());
     report.output = Some(output_abs.display().to_string());
@@ -584,6 +617,8 @@ struct CodegenWork<'a, F, B> {
     backend_id: &'a str,
     functions: &'a [FunctionEntry<'a>],
     units: &'a [UnitPlan],
+    /// Each unit's Layer 1 pack key (see [`pack_key`]).
+    pack_keys: Vec<ContentHash>,
     node_unit: BTreeMap<NodeId, usize>,
     entry_node: NodeId,
     entry: &'a EntryPoint,
@@ -699,17 +734,6 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         Ok(out)
     }
 
-    /// The Layer 1 pack key of a unit: its name and its members' content
-    /// hashes, in order.
-    fn pack_key(&self, unit: &UnitPlan) -> ContentHash {
-        let mut key = StableHasher::new("lockstep.ir-pack");
-        key.str(&unit.name);
-        for &i in &unit.functions {
-            key.hash(&self.functions[i].hash.combined);
-        }
-        key.finish()
-    }
-
     /// The unchanged-unit shortcut. When the unit's members have exactly
     /// the content hashes they had in the previous build, their IR is the
     /// IR that build recorded (Layer 1's contract: a content hash determines
@@ -746,8 +770,8 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         })
     }
 
-    fn run_unit(&self, backend: &mut B::Backend, unit: &UnitPlan) -> Result<UnitOutcome, String> {
-        let ir_pack = self.pack_key(unit);
+    fn run_unit(&self, backend: &mut B::Backend, u: usize) -> Result<UnitOutcome, String> {
+        let (unit, ir_pack) = (&self.units[u], self.pack_keys[u]);
         if let Some(outcome) = self.unchanged_unit(unit, ir_pack) {
             return Ok(outcome);
         }
@@ -842,7 +866,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
             return Ok(Artifact::Unit(outcome));
         }
         let Some(&u) = self.node_unit.get(&node) else { return Err(format!("no unit for step {node:?}")) };
-        self.run_unit(backend, &self.units[u]).map(Artifact::Unit)
+        self.run_unit(backend, u).map(Artifact::Unit)
     }
 }
 
@@ -863,8 +887,8 @@ struct LinkWork<'a, B: BackendFactory> {
     linker: &'a Linker,
     output: PathBuf,
     lto: bool,
-    /// The previous build's link key and executable hash.
-    previous_link: Option<(ContentHash, ContentHash)>,
+    /// The previous build's link key and executable stamp.
+    previous_link: Option<(ContentHash, FileStamp)>,
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -934,7 +958,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         // Per-function objects: merge with `ld -r`, itself cached by the
         // keys of its inputs.
         let mut key = StableHasher::new("lockstep.partial-link");
-        key.bytes(self.linker.program.as_os_str().as_encoded_bytes());
+        key.bytes(&self.linker.identity());
         for k in &keys {
             key.hash(k);
         }
@@ -970,7 +994,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         let mut bitcode = Vec::new();
         let mut link_key = StableHasher::new("lockstep.link");
         link_key.str(compiler_fingerprint()).str(self.backend_id).serialized(self.config).str(&self.cgu.describe());
-        link_key.bytes(self.linker.program.as_os_str().as_encoded_bytes());
+        link_key.bytes(&self.linker.identity());
         for (_, artifact) in inputs {
             if let Artifact::Staged { objects: o, bitcode: b, keys } = artifact {
                 objects.extend(o.iter().cloned());
@@ -983,8 +1007,8 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         let link_key = link_key.finish();
         // Nothing that reaches the link changed, and the executable on disk
         // is the one the previous build wrote: leave it alone.
-        if let Some((previous_key, previous_hash)) = self.previous_link {
-            if previous_key == link_key && previous_hash.matches_file(&self.output) {
+        if let Some((previous_key, previous_stamp)) = self.previous_link {
+            if previous_key == link_key && previous_stamp.matches(&self.output) {
                 return Ok(Artifact::Linked { link_key, written: None });
             }
         }
@@ -1006,9 +1030,10 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             .into_temp_path();
         let build_id = &link_key.hex()[..40];
         self.linker.link_executable(&objects, &tmp, build_id).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         tmp.persist(&self.output).map_err(|e| format!("{}: {}", self.output.display(), e.error))?;
-        Ok(Artifact::Linked { link_key, written: Some(ContentHash::of(&bytes)) })
+        let stamp = FileStamp::of(&self.output)
+            .ok_or_else(|| format!("{}: the linked executable is not there", self.output.display()))?;
+        Ok(Artifact::Linked { link_key, written: Some(stamp) })
     }
 }
 

@@ -90,8 +90,9 @@ pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
         let bytes = std::fs::read(&path).map_err(|error| LoadError { path: path.clone(), error })?;
         // Invalid UTF-8 is reported by the lexer as unexpected characters
-        // rather than refusing the whole file.
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        // rather than refusing the whole file. Valid text (the usual case)
+        // keeps its buffer: no copy of every source on every build.
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         files.push(SourceFile::new(stem, path.display().to_string(), text));
     }
     files.sort_by(|a, b| a.module.cmp(&b.module));
