@@ -209,7 +209,6 @@ pub struct LksFrontEnd {
     /// Each module's summary key, when it was checked incrementally (see
     /// [`FrontEnd::module_key`]).
     module_keys: Vec<Option<ContentHash>>,
-    index: BTreeMap<Symbol, (usize, Option<usize>)>,
     interfaces: BTreeMap<String, ModuleInterface>,
     graph: ModuleGraph,
     checked_now: usize,
@@ -264,8 +263,8 @@ impl LksFrontEnd {
 
     /// From incremental checking.
     pub fn from_incremental(program: IncrementalProgram) -> Option<LksFrontEnd> {
-        let main = program.modules.iter().find(|m| m.name == "main")?;
-        let main_returns_value = match main.summary.interface.items.get("main").map(|i| &i.kind) {
+        let main = program.interfaces.get("main")?;
+        let main_returns_value = match main.items.get("main").map(|i| &i.kind) {
             Some(InterfaceKind::Fn(sig)) if sig.params.is_empty() && sig.ret != Some(mir::Ty::Bool) => {
                 sig.ret.is_some()
             }
@@ -276,7 +275,6 @@ impl LksFrontEnd {
             main: Symbol::new("main", "main"),
             main_returns_value,
         };
-        let interfaces = program.modules.iter().map(|m| (m.name.clone(), m.summary.interface.clone())).collect();
         let modules = program
             .modules
             .into_iter()
@@ -289,10 +287,10 @@ impl LksFrontEnd {
                         LazyModule { source: Some((display_path, text)), checked: OnceLock::new() }
                     }
                 };
-                (m.summary.facts, source, Some(m.key))
+                (m.facts, source, Some(m.key))
             })
             .collect();
-        Some(LksFrontEnd::assemble(modules, entry, interfaces, program.graph, program.checked))
+        Some(LksFrontEnd::assemble(modules, entry, program.interfaces, program.graph, program.checked))
     }
 
     fn assemble(
@@ -302,22 +300,17 @@ impl LksFrontEnd {
         graph: ModuleGraph,
         checked_now: usize,
     ) -> LksFrontEnd {
-        let mut index = BTreeMap::new();
         let mut module_facts = Vec::new();
         let mut lazies = Vec::new();
         let mut module_keys = Vec::new();
-        for (m, (facts, lazy, key)) in modules.into_iter().enumerate() {
-            index.insert(facts.init.symbol.clone(), (m, None));
-            for (i, f) in facts.functions.iter().enumerate() {
-                index.insert(f.symbol.clone(), (m, Some(i)));
-            }
+        for (facts, lazy, key) in modules {
             module_facts.push(facts);
             lazies.push(lazy);
             module_keys.push(key);
         }
         let facts = ProgramFacts { frontend: frontend_identity(), modules: module_facts, entry };
         let symbols = ProgramSymbols::from_facts(&facts);
-        LksFrontEnd { facts, symbols, modules: lazies, module_keys, index, interfaces, graph, checked_now }
+        LksFrontEnd { facts, symbols, modules: lazies, module_keys, interfaces, graph, checked_now }
     }
 
     /// How many modules were parsed and checked to make this front end.
@@ -355,7 +348,12 @@ impl FrontEnd for LksFrontEnd {
     }
 
     fn lower(&self, symbol: &Symbol) -> Option<mir::Function> {
-        let (m, i) = *self.index.get(symbol)?;
+        // Modules are in name order; a module's functions are few.
+        let m = self.facts.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
+        let i = match symbol.is_init() {
+            true => None,
+            false => Some(self.facts.modules[m].functions.iter().position(|f| f.symbol == *symbol)?),
+        };
         let module = self.checked(m)?;
         let f = match i {
             None => &module.init,

@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleSummary {
     pub interface: ModuleInterface,
+    /// [`interface_hash`] of `interface`, computed once, when checked.
+    pub interface_hash: ContentHash,
     pub facts: ModuleFacts,
 }
 
@@ -54,7 +56,7 @@ pub enum ModuleState {
 pub struct IncrementalModule {
     pub name: String,
     pub state: ModuleState,
-    pub summary: ModuleSummary,
+    pub facts: ModuleFacts,
     /// The module's summary key: its name, its text, the interfaces of its
     /// imports, the front end and the compiler. Everything the module's
     /// functions compile from follows from it, since a module sees the rest
@@ -67,6 +69,8 @@ pub struct IncrementalModule {
 pub struct IncrementalProgram {
     /// The modules, in name order.
     pub modules: Vec<IncrementalModule>,
+    /// Every module's interface, by name.
+    pub interfaces: BTreeMap<String, ModuleInterface>,
     pub graph: ModuleGraph,
     pub records: BTreeMap<String, ModuleRecord>,
     /// How many modules were parsed and checked in this build.
@@ -190,15 +194,17 @@ pub fn check_incremental(
                 };
                 let (module, interface) = check_alone(&project, &interfaces, &graph)?;
                 checked += 1;
-                let summary = ModuleSummary { interface, facts: facts_of(&module) };
+                let summary =
+                    ModuleSummary { interface_hash: interface_hash(&interface), interface, facts: facts_of(&module) };
                 store.store(&key, &summary);
                 (ModuleState::Checked(Box::new(module)), summary)
             }
         };
-        iface_hashes.insert(name.clone(), interface_hash(&summary.interface));
-        interfaces.insert(name.clone(), summary.interface.clone());
-        states.insert(name.clone(), IncrementalModule { name, state, summary, key });
+        let ModuleSummary { interface, interface_hash: iface_hash, facts } = summary;
+        iface_hashes.insert(name.clone(), iface_hash);
+        interfaces.insert(name.clone(), interface);
+        states.insert(name.clone(), IncrementalModule { name, state, facts, key });
     }
     let modules = states.into_values().collect();
-    Some(IncrementalProgram { modules, graph, records, checked })
+    Some(IncrementalProgram { modules, interfaces, graph, records, checked })
 }
