@@ -8,9 +8,11 @@
 //! - `jobs/{1,2}`: clean builds with one and two codegen workers.
 //!
 //! After the criterion groups, `ratios` prints the acceptance figures
-//! (median of `LOCKSTEP_BENCH_RUNS` runs each, default 5; modes from
-//! `LOCKSTEP_BENCH_CGU`, e.g. `module,partition:8`): no-op and body edit as
-//! a fraction of a clean build, and `-j2` as a fraction of `-j1`.
+//! (median of `LOCKSTEP_BENCH_RUNS` rounds, default 5, each round a clean
+//! build, a no-op and a body edit; modes from `LOCKSTEP_BENCH_CGU`, e.g.
+//! `module,partition:8`; linkers from `LOCKSTEP_BENCH_LD`, e.g.
+//! `default,gold`): no-op and body edit as a fraction of a clean build, and
+//! `-j2` as a fraction of `-j1`.
 //!
 //! Measured on the 2-core CI machine class (50×40, debug codegen, median
 //! of 7; the VM's timings drift by ±20% between runs), 2026-11-21:
@@ -133,36 +135,34 @@ fn ratios() {
                 .collect()
         })
         .unwrap_or_else(|| vec![CguMode::default(), CguMode::Module, CguMode::Function]);
-    for cgu in modes {
-        let clean = median(
-            (0..runs)
-                .map(|_| {
-                    w.forget("ratio");
-                    let mut o = w.options("ratio");
-                    o.cgu = cgu;
-                    time(&mut || {
-                        build(&o);
-                    })
-                })
-                .collect(),
-        );
+    // `LOCKSTEP_BENCH_LD=default,gold` compares linkers (`--ld`); by default
+    // each build chooses as the command line does.
+    let lds: Vec<Option<String>> = std::env::var("LOCKSTEP_BENCH_LD")
+        .map(|v| v.split(',').map(|ld| Some(ld.trim().to_string())).collect())
+        .unwrap_or_else(|_| vec![None]);
+    for (cgu, ld) in modes.iter().flat_map(|&cgu| lds.iter().map(move |ld| (cgu, ld.clone()))) {
+        // Clean, no-op and edit are measured side by side in every round, so
+        // a slow spell of the machine weighs on all three alike instead of
+        // on whichever phase it happened to fall in.
         let mut o = w.options("ratio");
         o.cgu = cgu;
-        build(&o);
-        let noop = median((0..runs).map(|_| time(&mut || drop(build(&o)))).collect());
-        let edit = median(
-            (0..runs)
-                .map(|i| {
-                    w.edit_one_body(1000 + i as u64);
-                    time(&mut || drop(build(&o)))
-                })
-                .collect(),
-        );
+        o.ld = ld.clone();
+        let linker = lockstep_core::link::Linker::choose(None, ld.as_deref());
+        let (mut cleans, mut noops, mut edits) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..runs {
+            w.forget("ratio");
+            cleans.push(time(&mut || drop(build(&o))));
+            noops.push(time(&mut || drop(build(&o))));
+            w.edit_one_body(1000 + i as u64);
+            edits.push(time(&mut || drop(build(&o))));
+        }
+        let (clean, noop, edit) = (median(cleans), median(noops), median(edits));
         println!(
-            "ratios[{}x{} cgu={}]: clean {:.1} ms; no-op {:.2} ms = {:.2}% of clean; body edit {:.1} ms = {:.2}% of clean",
+            "ratios[{}x{} cgu={} ld={}]: clean {:.1} ms; no-op {:.2} ms = {:.2}% of clean; body edit {:.1} ms = {:.2}% of clean",
             w.modules,
             w.functions,
             cgu.describe(),
+            linker.ld.as_deref().unwrap_or("default"),
             clean.as_secs_f64() * 1e3,
             noop.as_secs_f64() * 1e3,
             100.0 * noop.as_secs_f64() / clean.as_secs_f64(),
