@@ -14,18 +14,22 @@
 //! `default,gold`): no-op and body edit as a fraction of a clean build, and
 //! `-j2` as a fraction of `-j1`.
 //!
-//! Measured on the 2-core CI machine class (50×40, debug codegen, median
-//! of 7; the VM's timings drift by ±20% between runs), 2026-11-21:
+//! Measured on the 2-core CI machine class (50×40, debug codegen; the VM's
+//! timings drift by ±20% between runs, so every figure is from rounds that
+//! interleave clean, no-op and edit builds), 2026-11-21, gold chosen
+//! automatically (`--ld`):
 //!
 //! | mode | clean | no-op | body edit |
 //! |---|---|---|---|
-//! | partition:16 (default) | 1.56 s | 5.4 ms (0.35%) | 93 ms (5.9%) |
-//! | partition:8 | 2.02 s | 6.4 ms (0.32%) | 112 ms (5.6%) |
-//! | module | 1.53 s | 6.7 ms (0.44%) | 148 ms (9.7%) |
-//! | function | 5.86 s | 7.4 ms (0.13%) | 118 ms (2.0%) |
+//! | partition:16 (default) | 1.66 s | 2.7 ms (0.16%) | 71 ms (4.3%) |
+//! | module | 1.49 s | 2.6 ms (0.17%) | 87 ms (5.8%) |
+//! | function | 5.32 s | 3.8 ms (0.07%) | 76 ms (1.4%) |
 //!
-//! Clean `-j1` 2.33 s, `-j2` 1.32 s (0.57×). README.md ("Performance")
-//! breaks the body edit down.
+//! Linkers side by side (`LOCKSTEP_BENCH_LD=default,gold`, median of 9),
+//! partition:16: GNU ld 5.1% and 4.7% of a clean build in two runs, gold
+//! 3.8% and 4.2%; module units: GNU ld 5.7%, gold 5.8%. Clean `-j1` 3.13 s,
+//! `-j2` 1.76 s (0.56×). README.md ("Performance") breaks the body edit
+//! down.
 
 use criterion::{criterion_group, Criterion};
 use lockstep_benches::{build, Workload};
