@@ -348,12 +348,7 @@ impl FrontEnd for LksFrontEnd {
     }
 
     fn lower(&self, symbol: &Symbol) -> Option<mir::Function> {
-        // Modules are in name order; a module's functions are few.
-        let m = self.facts.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
-        let i = match symbol.is_init() {
-            true => None,
-            false => Some(self.facts.modules[m].functions.iter().position(|f| f.symbol == *symbol)?),
-        };
+        let (m, i) = self.facts.locate(symbol)?;
         let module = self.checked(m)?;
         let f = match i {
             None => &module.init,

@@ -79,11 +79,22 @@ pub struct ProgramFacts {
 }
 
 impl ProgramFacts {
+    /// Where the program defines `symbol`: its module's position, and its
+    /// position among the module's functions (`None` for the initialiser).
+    pub fn locate(&self, symbol: &Symbol) -> Option<(usize, Option<usize>)> {
+        let m = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
+        let module = &self.modules[m];
+        if module.init.symbol == *symbol {
+            return Some((m, None));
+        }
+        Some((m, Some(module.functions.iter().position(|f| f.symbol == *symbol)?)))
+    }
+
     /// A function's signature, if the program defines it.
     pub fn signature_of(&self, symbol: &Symbol) -> Option<&Signature> {
-        let module = self.modules.binary_search_by(|m| m.name.as_str().cmp(&symbol.module)).ok()?;
-        let m = &self.modules[module];
-        std::iter::once(&m.init).chain(&m.functions).find(|f| &f.symbol == symbol).map(|f| &f.signature)
+        let (m, i) = self.locate(symbol)?;
+        let module = &self.modules[m];
+        Some(&i.map_or(&module.init, |i| &module.functions[i]).signature)
     }
 
     /// Every function (initialisers included), module by module.
