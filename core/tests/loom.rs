@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lockstep_core::exec::{
-    run_codegen_worker, run_link_stage, CodegenStage, LinkQueue, LinkStage, NodeId, Plan, SharedPlan, Stage,
+    run_codegen_worker, run_link_stage, CodegenStage, ExecOutcome, LinkQueue, LinkStage, NodeId, Plan, SharedPlan,
+    Stage,
 };
 use lockstep_scheduler::parallelism::TokenGate;
 use lockstep_scheduler::sync::thread;
@@ -128,11 +129,10 @@ fn model_plan() -> Plan {
     plan
 }
 
-/// Two workers pull from the shared plan while the model's main thread runs the link stage.
-fn plan_model(buggy: bool) {
-    let plan = model_plan();
-    let shared = Arc::new(if buggy { SharedPlan::with_no_wake_on_skip_bug(&plan) } else { SharedPlan::new(&plan) });
-    let codegen = Arc::new(ModelCodegen { failing: NodeId(0) });
+/// Runs `shared` to the end: two codegen workers on loom threads (`failing` is the node whose
+/// codegen fails), the link stage on the model's main thread.
+fn run_with_two_workers(shared: Arc<SharedPlan<u32, &'static str>>, failing: NodeId) -> ExecOutcome<u32, &'static str> {
+    let codegen = Arc::new(ModelCodegen { failing });
     let workers: Vec<_> = (0..2)
         .map(|index| {
             let (shared, codegen) = (Arc::clone(&shared), Arc::clone(&codegen));
@@ -144,7 +144,14 @@ fn plan_model(buggy: bool) {
         worker.join().unwrap();
     }
     let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| panic!("every worker was joined"));
-    let outcome = shared.into_outcome(link_side, 2);
+    shared.into_outcome(link_side, 2)
+}
+
+/// Two workers pull from the shared plan while the model's main thread runs the link stage.
+fn plan_model(buggy: bool) {
+    let plan = model_plan();
+    let shared = Arc::new(if buggy { SharedPlan::with_no_wake_on_skip_bug(&plan) } else { SharedPlan::new(&plan) });
+    let outcome = run_with_two_workers(shared, NodeId(0));
     assert_eq!(outcome.failed, vec![(NodeId(0), "codegen failed")]);
     assert_eq!(outcome.skipped, vec![NodeId(2), NodeId(4)]);
     assert_eq!(outcome.outputs, vec![None, Some(10), None, Some(1010), None]);
@@ -175,19 +182,7 @@ fn hand_off_model() {
     let c = plan.add("c", Stage::Codegen, 1, &[first]);
     plan.add("last", Stage::Link, 0, &[c, a]);
     let shared = Arc::new(SharedPlan::new(&plan));
-    let codegen = Arc::new(ModelCodegen { failing: NodeId(u32::MAX) });
-    let workers: Vec<_> = (0..2)
-        .map(|index| {
-            let (shared, codegen) = (Arc::clone(&shared), Arc::clone(&codegen));
-            thread::spawn(move || run_codegen_worker(&shared, &*codegen, index, &TokenGate::unlimited()))
-        })
-        .collect();
-    let link_side = run_link_stage(&*shared, &mut ModelLink);
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| panic!("every worker was joined"));
-    let outcome = shared.into_outcome(link_side, 2);
+    let outcome = run_with_two_workers(shared, NodeId(u32::MAX));
     assert!(outcome.succeeded());
     // first = 1000 + b(10); c = 30; last = 1000 + c(30) + a(0).
     assert_eq!(outcome.outputs, vec![Some(0), Some(10), Some(1010), Some(30), Some(1030)]);
