@@ -330,13 +330,7 @@ impl LlvmBackend {
         config: &CodegenConfig,
         finish: impl FnOnce(&Module<'_>, &Machine) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
-        let machine = self.machine(&config.target, config.opt)?;
-        let module = self.context.create_module(&unit.name);
-        module.set_source_file_name(&unit.name);
-        set_target(&module, &machine);
-        lower::lower_unit(&self.context, &module, unit)?;
-        verify(&module)?;
-        finish(&module, &machine)
+        self.new_module(&unit.name, config, |module, _| lower::lower_unit(&self.context, module, unit), finish)
     }
 
     fn entry_module<T>(
@@ -345,11 +339,28 @@ impl LlvmBackend {
         config: &CodegenConfig,
         finish: impl FnOnce(&Module<'_>, &Machine) -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
+        self.new_module(
+            ENTRY_MODULE,
+            config,
+            |module, machine| entry::lower_entry(&self.context, module, &machine.machine, entry),
+            finish,
+        )
+    }
+
+    /// A module named `name` for `config`'s target, filled by `lower`,
+    /// verified, then handed to `finish`.
+    fn new_module<'s, T>(
+        &'s self,
+        name: &str,
+        config: &CodegenConfig,
+        lower: impl FnOnce(&Module<'s>, &Machine) -> Result<(), BackendError>,
+        finish: impl FnOnce(&Module<'_>, &Machine) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
         let machine = self.machine(&config.target, config.opt)?;
-        let module = self.context.create_module(ENTRY_MODULE);
-        module.set_source_file_name(ENTRY_MODULE);
+        let module = self.context.create_module(name);
+        module.set_source_file_name(name);
         set_target(&module, &machine);
-        entry::lower_entry(&self.context, &module, &machine.machine, entry)?;
+        lower(&module, &machine)?;
         verify(&module)?;
         finish(&module, &machine)
     }
