@@ -7,7 +7,7 @@
 
 use lockstep_core::driver::{self, BuildOptions};
 use lockstep_core::engine::report::BuildReport;
-use lockstep_harness::gen::{generate, GenConfig};
+use lockstep_harness::program::{generate, GenConfig};
 use std::path::PathBuf;
 
 /// `(modules, functions per module)` from `LOCKSTEP_BENCH_SIZE`.

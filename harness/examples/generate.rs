@@ -1,7 +1,7 @@
 //! Writes a generated `.lks` project: `cargo run --example generate -- SEED MODULES FUNCTIONS DIR`.
 //! Handy for trying lockstep on a program of any size.
 
-use lockstep_harness::gen::{generate, GenConfig};
+use lockstep_harness::program::{generate, GenConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

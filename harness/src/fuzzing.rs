@@ -17,7 +17,7 @@
 //! - [`check_cache_entry`]: arbitrary bytes are never accepted as a cache
 //!   entry unless they are one, and any damage to a real entry is caught.
 
-use crate::gen::{generate, GenConfig};
+use crate::program::{generate, GenConfig};
 use lockstep_core::diagnostic::DiagnosticStyle;
 use lockstep_core::driver::{frontend_identity, module_facts, LksFrontEnd};
 use lockstep_core::engine::cache::{decode_entry, encode_entry, Layer};

@@ -2,11 +2,12 @@
 //! test harness's reusable parts, shared by the integration tests, the
 //! benches and the fuzz targets.
 //!
-//! - [`gen`]: a seeded generator of random, valid multi-module `.lks`
-//!   programs, each with an equivalent C program (the differential oracle,
-//!   and the benches' workload).
+//! - [`program`]: the program model shared by every harness part: a seeded
+//!   generator of random, valid multi-module `.lks` programs, their `.lks`
+//!   and C renderings (gcc's build of the C is the differential oracle),
+//!   and the edits `lockstep verify` applies to them.
 //! - [`fuzzing`]: the properties the fuzz targets check, callable from
 //!   tests for a bounded slice on every `cargo test`.
 
 pub mod fuzzing;
-pub mod gen;
+pub mod program;

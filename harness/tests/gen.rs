@@ -7,7 +7,9 @@
 //! shadowing, and a tree-walking interpreter. The interpreter's stdout and exit status must equal those of the
 //! gcc-built C translation, which checks the C translation against the `.lks` text it claims to mirror.
 
-use lockstep_harness::gen::{compile_c_oracle, generate, run_with_timeout, GenConfig, GeneratedProgram, SplitMix64};
+use lockstep_harness::program::{
+    compile_c_oracle, generate, run_with_timeout, GenConfig, GeneratedProgram, SplitMix64,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 

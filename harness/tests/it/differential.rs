@@ -7,7 +7,7 @@ use crate::support::{lockstep, text};
 use lockstep_core::diagnostic::DiagnosticStyle;
 use lockstep_core::lks;
 use lockstep_core::mir::interp;
-use lockstep_harness::gen::{generate, run_c_oracle, run_with_timeout, GenConfig};
+use lockstep_harness::program::{generate, run_c_oracle, run_with_timeout, GenConfig};
 use std::time::Duration;
 
 fn seeds() -> u64 {

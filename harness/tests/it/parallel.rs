@@ -10,7 +10,7 @@
 use crate::support::{lockstep, text};
 use lockstep_core::driver::{self, BuildOptions, Scheduling};
 use lockstep_core::engine::session::CguMode;
-use lockstep_harness::gen::{generate, GenConfig};
+use lockstep_harness::program::{generate, GenConfig};
 use lockstep_scheduler::fuzz::{Schedule, Strategy};
 use std::path::Path;
 
