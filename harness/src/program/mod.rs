@@ -12,15 +12,21 @@
 //! - [`generate`]: a seeded generator of random, valid, terminating programs ([`generate::GenConfig`]).
 //! - [`lks`] and [`c`]: the two renderings, pure functions of the model.
 //! - [`eval`]: constant folding with the language's semantics.
+//! - [`edit`]: index-based edit intents, and [`predict`]: the model keys that say what a build must
+//!   recompile and relink.
+//! - [`visit`]: walking and rewriting a model.
 //! - [`process`]: a rendered program on disk, and gcc's build of its C translation.
 
 pub mod c;
+pub mod edit;
 pub mod eval;
 pub mod generate;
 pub mod lks;
 pub mod model;
+pub mod predict;
 pub mod process;
 pub mod rng;
+pub mod visit;
 
 pub use generate::GenConfig;
 pub use model::Program;

@@ -5,6 +5,7 @@
 //! expectations from what lockstep does today, then review the diff.
 
 mod differential;
+mod edits;
 mod examples;
 mod fuzzing;
 mod incremental;
