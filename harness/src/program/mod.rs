@@ -12,17 +12,20 @@
 //! - [`generate`]: a seeded generator of random, valid, terminating programs ([`generate::GenConfig`]).
 //! - [`lks`] and [`c`]: the two renderings, pure functions of the model.
 //! - [`eval`]: constant folding with the language's semantics.
+//! - [`import`]: a user's `.lks` project read back into the model (checked by the real front end first).
 //! - [`process`]: a rendered program on disk, and gcc's build of its C translation.
 
 pub mod c;
 pub mod eval;
 pub mod generate;
+pub mod import;
 pub mod lks;
 pub mod model;
 pub mod process;
 pub mod rng;
 
 pub use generate::GenConfig;
+pub use import::{import_project, import_sources, ImportError};
 pub use model::Program;
 pub use process::{compile_c_oracle, run_c_oracle, run_with_timeout, GeneratedProgram};
 pub use rng::SplitMix64;

@@ -7,6 +7,7 @@
 mod differential;
 mod examples;
 mod fuzzing;
+mod import;
 mod incremental;
 mod lang;
 mod parallel;
