@@ -5,6 +5,8 @@
 //! arithmetic, truncating division and the `MIN / -1` cases go through helpers whose behaviour C defines.
 //! Names are mangled so that no `.lks` name can collide with a C keyword, a C library name or another item:
 //! `lf_MODULE__NAME` (functions), `lg_` (globals), `lc_` (consts), `v_NAME` (locals), `tmp__N` (temporaries).
+//! A `let` that shadows a name already declared in the same function gets `sN_NAME` (its `N`th declaration)
+//! instead: C cannot redeclare a name in one block, and `int64_t v_x = v_x + 1;` would read the new variable.
 
 use super::eval::const_values;
 use super::model::{
@@ -102,9 +104,13 @@ pub fn render_c(program: &Program, title: &str) -> Option<String> {
         let _ = writeln!(out, "\n/* module {} */", m.name);
         for f in m.fns() {
             let mut lower = CLower::new(&items);
-            lower.scopes.push(f.params.iter().map(|(n, t)| (n.clone(), (*t, false))).collect());
+            lower.scopes.push(BTreeMap::new());
+            for (name, ty) in &f.params {
+                // Parameters are declared first, so they keep the `v_NAME` that `c_signature` writes.
+                lower.bind(name, *ty, false);
+            }
             let mut lines = vec![format!("{} {{", c_signature(f.ret, &fn_c_name(&m.name, &f.name), &f.params))];
-            lower.fn_body(&f.body, &mut lines);
+            lower.fn_body(&f.body, f.ret.is_some(), &mut lines);
             lines.push("}".to_string());
             indent_into(&lines, &mut out);
         }
@@ -213,18 +219,40 @@ struct CVal {
     stable: bool,
 }
 
+/// A local in scope.
+#[derive(Clone, Debug)]
+struct CLocal {
+    ty: Ty,
+    mutable: bool,
+    /// Its C name: `v_NAME`, or `sN_NAME` for the `N`th declaration of `NAME` in the function.
+    c_name: String,
+}
+
 /// Lowers one function body (or one module's initialisers) to C lines, sequencing side effects in `.lks`
 /// order through temporaries.
 struct CLower<'a> {
     items: &'a Items,
-    /// Locals in scope: type, and whether they are mutable.
-    scopes: Vec<BTreeMap<String, (Ty, bool)>>,
+    /// Locals in scope by `.lks` name.
+    scopes: Vec<BTreeMap<String, CLocal>>,
+    /// How many times each name has been declared so far, for the C names of shadowing `let`s.
+    declared: BTreeMap<String, usize>,
     tmp: usize,
 }
 
 impl<'a> CLower<'a> {
     fn new(items: &'a Items) -> CLower<'a> {
-        CLower { items, scopes: Vec::new(), tmp: 0 }
+        CLower { items, scopes: Vec::new(), declared: BTreeMap::new(), tmp: 0 }
+    }
+
+    /// Declares a local in the innermost scope and returns its C name.
+    fn bind(&mut self, name: &str, ty: Ty, mutable: bool) -> String {
+        let count = self.declared.entry(name.to_string()).or_insert(0);
+        *count += 1;
+        let c_name = if *count == 1 { local_c_name(name) } else { format!("s{count}_{name}") };
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_string(), CLocal { ty, mutable, c_name: c_name.clone() });
+        }
+        c_name
     }
 
     fn temp(&mut self) -> String {
@@ -232,8 +260,13 @@ impl<'a> CLower<'a> {
         format!("tmp__{}", self.tmp)
     }
 
-    fn local(&self, name: &str) -> (Ty, bool) {
-        self.scopes.iter().rev().find_map(|s| s.get(name).copied()).unwrap_or((Ty::I64, true))
+    /// The local `name` refers to here; an unknown name (not a valid program) reads as a mutable `v_NAME`.
+    fn local(&self, name: &str) -> CLocal {
+        self.scopes.iter().rev().find_map(|s| s.get(name).cloned()).unwrap_or_else(|| CLocal {
+            ty: Ty::I64,
+            mutable: true,
+            c_name: local_c_name(name),
+        })
     }
 
     fn ret_of(&self, callee: &ItemPath) -> Option<Ty> {
@@ -245,7 +278,7 @@ impl<'a> CLower<'a> {
         match e {
             Expr::Int(..) => Ty::I64,
             Expr::Bool(_) => Ty::Bool,
-            Expr::Local(name) => self.local(name).0,
+            Expr::Local(name) => self.local(name).ty,
             Expr::Const(p) => self.items.consts.get(p).map_or(Ty::I64, |v| v.ty()),
             Expr::Global(p) => self.items.globals.get(p).copied().unwrap_or(Ty::I64),
             Expr::Call(c) => self.ret_of(&c.callee).unwrap_or(Ty::I64),
@@ -257,23 +290,35 @@ impl<'a> CLower<'a> {
         }
     }
 
-    fn fn_body(&mut self, body: &Block, out: &mut Vec<String>) {
+    /// A function body; the tail is returned when the function has a result, else evaluated and discarded
+    /// (`fn f() { g(1) }` is valid `.lks` and must still call `g`).
+    fn fn_body(&mut self, body: &Block, returns: bool, out: &mut Vec<String>) {
         self.scopes.push(BTreeMap::new());
         for st in &body.stmts {
             self.stmt(st, out);
         }
         if let Some(t) = &body.tail {
             let v = self.expr(t, out);
-            out.push(format!("return {};", v.code));
+            if returns {
+                out.push(format!("return {};", v.code));
+            } else {
+                out.push(format!("(void)({});", v.code));
+            }
         }
         self.scopes.pop();
     }
 
-    /// A nested block's statements, in a scope of their own.
+    /// A nested block whose value is not used (a statement block, a loop body, a branch of an `if`
+    /// statement), in a scope of its own. A tail is still evaluated for its effects: `.lks` lets such blocks
+    /// end in a value (`while c { i = i + 1; step(i) }`).
     fn block_stmts(&mut self, b: &Block, out: &mut Vec<String>) {
         self.scopes.push(BTreeMap::new());
         for st in &b.stmts {
             self.stmt(st, out);
+        }
+        if let Some(t) = &b.tail {
+            let v = self.expr(t, out);
+            out.push(format!("(void)({});", v.code));
         }
         self.scopes.pop();
     }
@@ -281,11 +326,10 @@ impl<'a> CLower<'a> {
     fn stmt(&mut self, st: &Stmt, out: &mut Vec<String>) {
         match st {
             Stmt::Let { name, mutable, ty, value, .. } => {
+                // The initialiser is lowered before the name is bound: `let x = x + 1;` reads the outer `x`.
                 let v = self.expr(value, out);
-                out.push(format!("{} {} = {};", ty.c(), local_c_name(name), v.code));
-                if let Some(scope) = self.scopes.last_mut() {
-                    scope.insert(name.clone(), (*ty, *mutable));
-                }
+                let c_name = self.bind(name, *ty, *mutable);
+                out.push(format!("{} {c_name} = {};", ty.c(), v.code));
             }
             Stmt::Assign { place, value } => {
                 let v = self.expr(value, out);
@@ -333,7 +377,7 @@ impl<'a> CLower<'a> {
 
     fn place(&self, place: &Place) -> String {
         match place {
-            Place::Local(name) => local_c_name(name),
+            Place::Local(name) => self.local(name).c_name,
             Place::Global(p) => global_c_name(&p.module, &p.name),
         }
     }
@@ -393,7 +437,10 @@ impl<'a> CLower<'a> {
         match e {
             Expr::Int(v, _) => CVal { code: c_int(*v as i64), stable: true },
             Expr::Bool(b) => CVal { code: b.to_string(), stable: true },
-            Expr::Local(name) => CVal { code: local_c_name(name), stable: !self.local(name).1 },
+            Expr::Local(name) => {
+                let local = self.local(name);
+                CVal { code: local.c_name, stable: !local.mutable }
+            }
             Expr::Const(p) => CVal { code: const_c_name(&p.module, &p.name), stable: true },
             Expr::Global(p) => CVal { code: global_c_name(&p.module, &p.name), stable: false },
             Expr::Paren(e) => self.expr(e, out),
@@ -423,21 +470,18 @@ impl<'a> CLower<'a> {
                 CVal { code, stable }
             }
             Expr::Block(b, ty) => {
-                let Some(tail) = &b.tail else {
-                    return CVal { code: "0".to_string(), stable: true };
-                };
                 if b.stmts.is_empty() {
-                    return self.expr(tail, out);
+                    return match &b.tail {
+                        Some(tail) => self.expr(tail, out),
+                        None => CVal { code: "0".to_string(), stable: true },
+                    };
                 }
+                // A block without a tail still runs its statements: it is one that never completes
+                // (`{ return 1; }`) or, in parentheses, one without a value; either way its value is never used.
                 let t = self.temp();
                 out.push(format!("{} {t};", ty.c()));
                 out.push("{".to_string());
-                self.scopes.push(BTreeMap::new());
-                for st in &b.stmts {
-                    self.stmt(st, out);
-                }
-                let v = self.expr(tail, out);
-                self.scopes.pop();
+                let v = self.value_block(b, out);
                 out.push(format!("{t} = {};", v.code));
                 out.push("}".to_string());
                 CVal { code: t, stable: true }

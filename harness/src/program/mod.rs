@@ -15,12 +15,14 @@
 //! - [`edit`]: index-based edit intents, and [`predict`]: the model keys that say what a build must
 //!   recompile and relink.
 //! - [`visit`]: walking and rewriting a model.
+//! - [`import`]: a user's `.lks` project read back into the model (checked by the real front end first).
 //! - [`process`]: a rendered program on disk, and gcc's build of its C translation.
 
 pub mod c;
 pub mod edit;
 pub mod eval;
 pub mod generate;
+pub mod import;
 pub mod lks;
 pub mod model;
 pub mod predict;
@@ -29,6 +31,7 @@ pub mod rng;
 pub mod visit;
 
 pub use generate::GenConfig;
+pub use import::{import_project, import_sources, ImportError};
 pub use model::Program;
 pub use process::{compile_c_oracle, run_c_oracle, run_with_timeout, GeneratedProgram};
 pub use rng::SplitMix64;

@@ -8,6 +8,7 @@ mod differential;
 mod edits;
 mod examples;
 mod fuzzing;
+mod import;
 mod incremental;
 mod lang;
 mod parallel;
