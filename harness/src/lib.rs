@@ -7,6 +7,9 @@
 //!   and the benches' workload).
 //! - [`fuzzing`]: the properties the fuzz targets check, callable from
 //!   tests for a bounded slice on every `cargo test`.
+//! - [`verify`]: the oracles and fault primitives of `lockstep verify`
+//!   (clean-build equality, behaviour, schedules, kills, damage, races).
 
 pub mod fuzzing;
 pub mod gen;
+pub mod verify;
