@@ -28,15 +28,37 @@ pub struct Artifacts {
     /// Each codegen unit's link input (an object, or LLVM bitcode under
     /// LTO), by unit name. The entry unit (`$entry`) is not recorded by the
     /// manifest; the executable covers it.
-    pub objects: BTreeMap<String, Vec<u8>>,
+    pub objects: BTreeMap<String, UnitObject>,
+}
+
+/// One unit's link input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitObject {
+    /// The hash of its bytes, as the build's manifest recorded it.
+    pub hash: ContentHash,
+    /// The bytes, when a file with that hash is still on disk. A build that
+    /// found everything up to date stages nothing, so a staged object
+    /// damaged before it stays damaged (the executable, checked by its
+    /// stamp, is intact; the next build that needs the object repairs it);
+    /// if the cache lost the unit too, only the hash is left.
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl UnitObject {
+    /// A unit whose bytes are known (and hashed here).
+    pub fn of(bytes: Vec<u8>) -> UnitObject {
+        UnitObject { hash: ContentHash::of(&bytes), bytes: Some(bytes) }
+    }
 }
 
 impl Artifacts {
     /// Reads what the last successful build of `workspace` with `config`
-    /// left: the executable and the objects its manifest names, staged as
-    /// `WORK/objects/HASH.o`. Under LTO units are never staged (their
-    /// bitcode goes straight into the link-time merge), so their bitcode is
-    /// read from the cache's object layer by the key the manifest recorded.
+    /// left: the executable and the link inputs its manifest names. Each
+    /// unit's bytes come from its staged file `WORK/objects/HASH.o`, or,
+    /// when that is missing or damaged, from the cache's object layer by
+    /// the unit's recorded key (under LTO units are never staged: their
+    /// bitcode goes straight into the link-time merge). Bytes are kept
+    /// only if they hash to what the manifest recorded.
     pub fn read(workspace: &Workspace, config: &BuildConfig) -> Result<Artifacts, String> {
         let options = config.build_options(workspace.project_dir(), workspace.cache_dir(), workspace.output_path());
         let manifest_path = driver::manifest_path_for(&options);
@@ -44,34 +66,29 @@ impl Artifacts {
             .ok_or_else(|| format!("{}: no readable build manifest", manifest_path.display()))?;
         let exe_path = workspace.output_path();
         let exe = std::fs::read(&exe_path).map_err(|e| format!("{}: {e}", exe_path.display()))?;
-        let mut objects = BTreeMap::new();
         let staging = workspace.work_dir().join("objects");
-        let cache = if config.lto {
-            Some(ArtifactCache::open(workspace.cache_dir()).map_err(|e| format!("{}: {}", e.path.display(), e.error))?)
-        } else {
-            None
-        };
+        // Opening creates a missing cache directory; that changes nothing
+        // a build would find (it creates it too).
+        let cache = ArtifactCache::open(workspace.cache_dir()).ok();
+        let mut objects = BTreeMap::new();
         for (unit, record) in &manifest.units {
-            let bytes = match &cache {
-                None => {
-                    let path = staging.join(format!("{}.o", record.object_hash.hex()));
-                    std::fs::read(&path).map_err(|e| format!("unit `{unit}`: {}: {e}", path.display()))?
-                }
-                Some(cache) => read_cached_bitcode(cache, unit, &record.object_key)?,
-            };
-            objects.insert(unit.clone(), bytes);
+            let staged = std::fs::read(staging.join(format!("{}.o", record.object_hash.hex()))).ok();
+            let cached = || cache.as_ref().and_then(|cache| read_cached_entry(cache, &record.object_key));
+            let bytes = staged
+                .filter(|bytes| ContentHash::of(bytes) == record.object_hash)
+                .or_else(|| cached().filter(|bytes| ContentHash::of(bytes) == record.object_hash));
+            objects.insert(unit.clone(), UnitObject { hash: record.object_hash, bytes });
         }
         Ok(Artifacts { exe, objects })
     }
 }
 
-/// A unit's bitcode from the object layer, without the side effects of a
-/// lookup (a hit refreshes the entry's recency, a bad entry is removed):
-/// reading artifacts must not change what the next build finds.
-fn read_cached_bitcode(cache: &ArtifactCache, unit: &str, key: &ContentHash) -> Result<Vec<u8>, String> {
-    let path = cache.entry_path(Layer::Object, key);
-    let bytes = std::fs::read(&path).map_err(|e| format!("unit `{unit}`: {}: {e}", path.display()))?;
-    decode_entry(Layer::Object, key, &bytes).map_err(|bad| format!("unit `{unit}`: {}: {bad}", path.display()))
+/// An object-layer entry's payload, without the side effects of a lookup
+/// (a hit refreshes the entry's recency, a bad entry is removed): reading
+/// artifacts must not change what the next build finds.
+fn read_cached_entry(cache: &ArtifactCache, key: &ContentHash) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(cache.entry_path(Layer::Object, key)).ok()?;
+    decode_entry(Layer::Object, key, &bytes).ok()
 }
 
 /// The first difference between an incremental build's artifacts and a
@@ -107,6 +124,9 @@ pub enum DifferencePlace {
     OutsideSections { offset: usize },
     /// Not both ELF files (LLVM bitcode under LTO): the first differing byte.
     Bytes { offset: usize },
+    /// The recorded hashes differ, and one side's bytes are no longer on
+    /// disk (see [`UnitObject::bytes`]).
+    Hashes { incremental: ContentHash, clean: ContentHash },
 }
 
 /// `Ok` when the incremental build produced exactly the clean build's
@@ -119,14 +139,28 @@ pub fn compare_artifacts(incremental: &Artifacts, clean: &Artifacts) -> Result<(
     if !only_incremental.is_empty() || !only_clean.is_empty() {
         return Err(ArtifactDiff::UnitSet { only_incremental, only_clean });
     }
-    for (unit, bytes) in &incremental.objects {
-        if let Some(difference) = compare_files(bytes, &clean.objects[unit]) {
+    for (unit, object) in &incremental.objects {
+        if let Some(difference) = compare_units(object, &clean.objects[unit]) {
             return Err(ArtifactDiff::Unit { unit: unit.clone(), difference });
         }
     }
     match compare_files(&incremental.exe, &clean.exe) {
         Some(difference) => Err(ArtifactDiff::Executable { difference }),
         None => Ok(()),
+    }
+}
+
+/// Compares the bytes where both are known (they hashed right when read),
+/// the recorded hashes otherwise.
+fn compare_units(incremental: &UnitObject, clean: &UnitObject) -> Option<BytesDifference> {
+    match (&incremental.bytes, &clean.bytes) {
+        (Some(a), Some(b)) => compare_files(a, b),
+        _ if incremental.hash == clean.hash => None,
+        _ => Some(BytesDifference {
+            incremental_len: incremental.bytes.as_ref().map_or(0, Vec::len),
+            clean_len: clean.bytes.as_ref().map_or(0, Vec::len),
+            place: DifferencePlace::Hashes { incremental: incremental.hash, clean: clean.hash },
+        }),
     }
 }
 
@@ -233,6 +267,14 @@ impl fmt::Display for BytesDifference {
                 write!(f, "every section is equal; the files differ at byte {offset:#x}, outside any section")?;
             }
             DifferencePlace::Bytes { offset } => write!(f, "at byte {offset:#x}")?,
+            DifferencePlace::Hashes { incremental, clean } => {
+                return write!(
+                    f,
+                    "recorded hash {} against {} (the incremental build's bytes are no longer on disk)",
+                    incremental.short(),
+                    clean.short()
+                );
+            }
         }
         write!(f, " ({} bytes incremental, {} clean)", self.incremental_len, self.clean_len)
     }
@@ -245,7 +287,7 @@ mod tests {
     fn artifacts(exe: &[u8], objects: &[(&str, &[u8])]) -> Artifacts {
         Artifacts {
             exe: exe.to_vec(),
-            objects: objects.iter().map(|(name, bytes)| (name.to_string(), bytes.to_vec())).collect(),
+            objects: objects.iter().map(|(name, bytes)| (name.to_string(), UnitObject::of(bytes.to_vec()))).collect(),
         }
     }
 
@@ -271,5 +313,16 @@ mod tests {
             let diff = compare_artifacts(incremental, &clean).expect_err("they differ");
             assert_eq!(diff.to_string(), *expected);
         }
+    }
+
+    #[test]
+    fn units_whose_bytes_are_gone_compare_by_recorded_hash() {
+        let clean = artifacts(b"exe", &[("a#0", b"aaaa")]);
+        let mut gone = clean.clone();
+        gone.objects.get_mut("a#0").expect("unit").bytes = None;
+        assert_eq!(compare_artifacts(&gone, &clean), Ok(()), "the same hash is the same object");
+        gone.objects.get_mut("a#0").expect("unit").hash = ContentHash::of(b"other");
+        let diff = compare_artifacts(&gone, &clean).expect_err("another hash is another object");
+        assert!(diff.to_string().starts_with("unit `a#0` differs: recorded hash"), "{diff}");
     }
 }

@@ -30,7 +30,9 @@ mod process;
 mod schedule;
 mod workspace;
 
-pub use artifacts::{compare_artifacts, compare_files, ArtifactDiff, Artifacts, BytesDifference, DifferencePlace};
+pub use artifacts::{
+    compare_artifacts, compare_files, ArtifactDiff, Artifacts, BytesDifference, DifferencePlace, UnitObject,
+};
 pub use behaviour::{
     compare_behaviour, interpret_project, run_c, run_executable, BehaviourDiff, CCache, RunOutcome, C_RUN_TIMEOUT,
 };

@@ -72,6 +72,20 @@ impl Workspace {
         self.output_dir().join("program")
     }
 
+    /// Deletes everything builds left (the cache, the work directory, the
+    /// executable), keeping the sources: the next build starts cold, as a
+    /// first build of the project would.
+    pub fn forget_builds(&self) -> io::Result<()> {
+        for dir in [self.cache_dir(), self.work_dir(), self.output_dir()] {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::create_dir_all(self.cache_dir())?;
+        std::fs::create_dir_all(self.output_dir())
+    }
+
     fn module_path(&self, module: &str) -> PathBuf {
         self.project_dir().join(format!("{module}.{MODULE_EXTENSION}"))
     }

@@ -13,3 +13,4 @@ mod parallel;
 mod snapshots;
 mod support;
 mod verify;
+mod verify_primitives;
