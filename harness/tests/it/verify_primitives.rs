@@ -197,7 +197,7 @@ fn sync_sources_deletes_removed_modules_and_leaves_unchanged_files_alone() {
     assert_eq!(workspace.sources().expect("read"), second.to_vec());
 
     for bad in [file("../escape", ""), file("", ""), file("dir/m", "")] {
-        assert!(workspace.sync_sources(&[bad.clone()]).is_err(), "{bad:?} is refused");
+        assert!(workspace.sync_sources(std::slice::from_ref(&bad)).is_err(), "{bad:?} is refused");
     }
     assert!(workspace.sync_sources(&[file("a", "1"), file("a", "2")]).is_err(), "a module listed twice is refused");
 }
