@@ -24,6 +24,20 @@ use std::time::Duration;
 /// How long a generated program may run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The configurations fault tests cycle through, one per round: every CGU
+/// mode, both opt levels, LTO, one and two workers.
+const FAULT_CONFIGS: [&str; 4] =
+    ["debug cgu=partition:16 j=2", "debug cgu=function j=2", "release lto cgu=module j=1", "debug cgu=partition:2 j=2"];
+
+/// Rounds per fault test: `default`, or `LOCKSTEP_FAULT_ROUNDS` for a deep run.
+fn fault_rounds(default: u64) -> u64 {
+    std::env::var("LOCKSTEP_FAULT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn fault_config(round: u64) -> BuildConfig {
+    FAULT_CONFIGS[round as usize % FAULT_CONFIGS.len()].parse().expect("a valid configuration")
+}
+
 fn program(seed: u64) -> GeneratedProgram {
     generate(seed, &GenConfig::small())
 }
@@ -243,74 +257,74 @@ fn damage_is_chosen_by_the_seed_and_never_touches_sources() {
 #[test]
 fn damaged_build_state_then_a_rebuild_equals_a_clean_build() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = BuildConfig::default();
     let files = program(33).files;
     let module = some_library_module(&files).to_string();
     let workspace = workspace_with(tmp.path(), &files);
-    let unedited = reference(&files, &config, tmp.path());
-    built(&workspace, &config, &BuildExtras::default(), "first build");
-    for seed in 0..6 {
-        let damage = damage_work_dir(&workspace, seed);
-        assert!(!damage.is_empty(), "seed {seed}: something to damage");
-        let mut what =
-            format!("seed {seed} after {}", damage.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    for round in 0..fault_rounds(6) {
+        let config = fault_config(round);
+        built(&workspace, &config, &BuildExtras::default(), &format!("round {round}: {config}"));
+        let damage = damage_work_dir(&workspace, round);
+        assert!(!damage.is_empty(), "round {round}: something to damage");
+        let damage: Vec<String> = damage.iter().map(|d| d.to_string()).collect();
+        let mut what = format!("round {round} ({config}) after {}", damage.join(", "));
         // Every other round edits too, so the rebuild cannot be up to
         // date and must work on the damaged state.
-        let (sources, clean) = if seed % 2 == 1 {
-            let edited = with_extra_function(&files, &module, seed as i64);
-            let clean = reference(&edited, &config, tmp.path());
+        let sources = if round % 2 == 1 {
             what.push_str(" and an edit");
-            (edited, clean)
+            with_extra_function(&files, &module, round as i64)
         } else {
-            (files.clone(), unedited.clone())
+            files.clone()
         };
         workspace.sync_sources(&sources).expect("sync");
         let incremental = built(&workspace, &config, &BuildExtras::default(), &what);
-        assert_equal_to_clean(&incremental, &clean, &what);
+        assert_equal_to_clean(&incremental, &reference(&sources, &config, tmp.path()), &what);
     }
 }
 
 #[test]
 fn a_killed_build_leaves_nothing_a_later_build_trips_on() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = BuildConfig::default();
     let files = program(34).files;
     let workspace = workspace_with(tmp.path(), &files);
-    let (clean_outcome, clean) = clean_build(&files, &config, tmp.path()).expect("clean build");
-    let clean = clean.expect("clean artifacts");
-    eprintln!("clean build (-j1, in-process): {:?}", clean_outcome.elapsed);
-    // A kill at 0 ms always lands; the others land somewhere in a build
-    // that starts cold, so there is work to interrupt.
-    for (seed, max_delay) in [(0, Duration::ZERO), (1, clean_outcome.elapsed), (2, clean_outcome.elapsed)] {
+    for round in 0..fault_rounds(3) {
+        let config = fault_config(round);
+        let (clean_outcome, clean) = clean_build(&files, &config, tmp.path()).expect("clean build");
+        let clean = clean.expect("clean artifacts");
+        eprintln!("clean build ({config}, -j1, in-process): {:?}", clean_outcome.elapsed);
+        // The first kill, at 0 ms, always lands; the others land somewhere
+        // in a build that starts cold, so there is work to interrupt.
+        let max_delay = if round == 0 { Duration::ZERO } else { clean_outcome.elapsed };
         workspace.forget_builds().expect("forget");
-        let kill = kill_build(&workspace, &config, &lockstep_bin(), seed, max_delay);
-        eprintln!("kill seed {seed}: after {:?}: {}", kill.delay, kill.child);
-        assert!(!kill.panicked(), "seed {seed}: {}", kill.child);
-        assert!(kill.killed() || kill.child.succeeded(), "seed {seed}: {}", kill.child);
+        let kill = kill_build(&workspace, &config, &lockstep_bin(), round, max_delay);
+        let what = format!("round {round} ({config}), killed after {:?}: {}", kill.delay, kill.child);
+        eprintln!("{what}");
+        assert!(!kill.panicked(), "{what}");
+        assert!(kill.killed() || kill.child.succeeded(), "{what}");
         if max_delay.is_zero() {
-            assert!(kill.killed(), "a kill at 0 ms lands: {}", kill.child);
+            assert!(kill.killed(), "a kill at 0 ms lands: {what}");
         }
-        let incremental = built(&workspace, &config, &BuildExtras::default(), &format!("after kill {seed}"));
-        assert_equal_to_clean(&incremental, &clean, &format!("after kill seed {seed} at {:?}", kill.delay));
+        let incremental = built(&workspace, &config, &BuildExtras::default(), &what);
+        assert_equal_to_clean(&incremental, &clean, &what);
     }
 }
 
 #[test]
 fn racing_builds_neither_panic_nor_wedge() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = BuildConfig::default();
     let files = program(35).files;
     let workspace = workspace_with(tmp.path(), &files);
-    let clean = reference(&files, &config, tmp.path());
     let mut shared = std::collections::BTreeSet::new();
-    for seed in 0..3 {
+    for seed in 0..fault_rounds(3) {
+        let config = fault_config(seed);
+        let clean = reference(&files, &config, tmp.path());
         // Cold: both builds do all the work and write the same cache
         // entries, staged objects and manifest at once.
         workspace.forget_builds().expect("forget");
         let race = race_builds(&workspace, &config, &lockstep_bin(), seed);
         eprintln!("race seed {seed}: {:?} apart: {} / {}", race.stagger, race.first, race.second);
         shared.insert(race.shared_output);
-        let what = format!("race seed {seed} (stagger {:?}, shared output {})", race.stagger, race.shared_output);
+        let what =
+            format!("race seed {seed} ({config}, stagger {:?}, shared output {})", race.stagger, race.shared_output);
         assert!(!race.panicked() && !race.wedged(), "{what}: {} / {}", race.first, race.second);
         assert!(race.first.succeeded() && race.second.succeeded(), "{what}: {} / {}", race.first, race.second);
         let incremental = built(&workspace, &config, &BuildExtras::default(), &what);
