@@ -281,6 +281,22 @@ fn damaged_build_state_then_a_rebuild_equals_a_clean_build() {
     }
 }
 
+/// Prepares round `round` of a kill or race test: even rounds start cold
+/// from `files`, odd rounds warm (the previous round's state) with an
+/// edit, so the interrupted or raced build is an incremental one. Returns
+/// the sources to build.
+fn start_round(workspace: &Workspace, files: &[(String, String)], round: u64) -> Vec<(String, String)> {
+    if round % 2 == 0 {
+        workspace.forget_builds().expect("forget");
+        workspace.sync_sources(files).expect("sync");
+        files.to_vec()
+    } else {
+        let edited = with_extra_function(files, some_library_module(files), round as i64);
+        workspace.sync_sources(&edited).expect("sync");
+        edited
+    }
+}
+
 #[test]
 fn a_killed_build_leaves_nothing_a_later_build_trips_on() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -288,13 +304,13 @@ fn a_killed_build_leaves_nothing_a_later_build_trips_on() {
     let workspace = workspace_with(tmp.path(), &files);
     for round in 0..fault_rounds(3) {
         let config = fault_config(round);
-        let (clean_outcome, clean) = clean_build(&files, &config, tmp.path()).expect("clean build");
+        let sources = start_round(&workspace, &files, round);
+        let (clean_outcome, clean) = clean_build(&sources, &config, tmp.path()).expect("clean build");
         let clean = clean.expect("clean artifacts");
         eprintln!("clean build ({config}, -j1, in-process): {:?}", clean_outcome.elapsed);
         // The first kill, at 0 ms, always lands; the others land somewhere
-        // in a build that starts cold, so there is work to interrupt.
+        // in the build (a clean build's time is an upper bound).
         let max_delay = if round == 0 { Duration::ZERO } else { clean_outcome.elapsed };
-        workspace.forget_builds().expect("forget");
         let kill = kill_build(&workspace, &config, &lockstep_bin(), round, max_delay);
         let what = format!("round {round} ({config}), killed after {:?}: {}", kill.delay, kill.child);
         eprintln!("{what}");
@@ -316,17 +332,19 @@ fn racing_builds_neither_panic_nor_wedge() {
     let mut shared = std::collections::BTreeSet::new();
     for seed in 0..fault_rounds(3) {
         let config = fault_config(seed);
-        let clean = reference(&files, &config, tmp.path());
-        // Cold: both builds do all the work and write the same cache
-        // entries, staged objects and manifest at once.
-        workspace.forget_builds().expect("forget");
+        // Cold rounds race on writing the same cache entries, staged
+        // objects and manifest; warm ones on an incremental build.
+        let sources = start_round(&workspace, &files, seed);
+        let clean = reference(&sources, &config, tmp.path());
         let race = race_builds(&workspace, &config, &lockstep_bin(), seed);
-        eprintln!("race seed {seed}: {:?} apart: {} / {}", race.stagger, race.first, race.second);
         shared.insert(race.shared_output);
-        let what =
-            format!("race seed {seed} ({config}, stagger {:?}, shared output {})", race.stagger, race.shared_output);
-        assert!(!race.panicked() && !race.wedged(), "{what}: {} / {}", race.first, race.second);
-        assert!(race.first.succeeded() && race.second.succeeded(), "{what}: {} / {}", race.first, race.second);
+        let what = format!(
+            "race seed {seed} ({config}, {:?} apart, shared output {}): {} / {}",
+            race.stagger, race.shared_output, race.first, race.second
+        );
+        eprintln!("{what}");
+        assert!(!race.panicked() && !race.wedged(), "{what}");
+        assert!(race.first.succeeded() && race.second.succeeded(), "{what}");
         let incremental = built(&workspace, &config, &BuildExtras::default(), &what);
         assert_equal_to_clean(&incremental, &clean, &what);
     }
