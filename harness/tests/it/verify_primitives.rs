@@ -106,6 +106,7 @@ fn an_edited_workspace_equals_a_clean_build_and_recompiles_the_edit_only() {
         let outcome = workspace.build(&config, &BuildExtras::default());
         assert!(outcome.succeeded(), "step {step}: {:?}", outcome.error);
         assert_eq!(outcome.report.recompiled_functions, [format!("{module}::verify_extra")], "step {step}");
+        assert_eq!(outcome.reproduction(), None, "threads record no schedule");
         let incremental = workspace.artifacts(&config).expect("artifacts");
         assert_equal_to_clean(&incremental, &reference(&edited, &config, tmp.path()), &format!("step {step}"));
         eprintln!("step {step}: in-process incremental build {:?}", outcome.elapsed);
