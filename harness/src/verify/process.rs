@@ -14,7 +14,7 @@ use std::time::Duration;
 /// A running child whose stdout and stderr go to files.
 #[derive(Debug)]
 pub(crate) struct CapturedChild {
-    pub child: Child,
+    child: Child,
     stdout: File,
     stderr: File,
     started: Stopwatch,
