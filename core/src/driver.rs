@@ -44,6 +44,12 @@ pub enum Scheduling {
     Threads,
     /// The deterministic fuzzed scheduler (one OS thread).
     Fuzzed(Strategy),
+    /// The fuzzed scheduler following a guide schedule leniently
+    /// (`Chooser::lenient_replay`): the guide's next event when it is
+    /// enabled, the default event otherwise. This is what `fuzz::shrink`
+    /// runs candidate guides under; the report records the schedule taken
+    /// and its preemptions, which a strict replay then reproduces.
+    FuzzedGuide(Schedule),
 }
 
 /// What to build and how.
@@ -427,6 +433,13 @@ fn manifest_path(options: &BuildOptions, output: &Path) -> PathBuf {
     options.work_dir().join("state").join(format!("{}.manifest", key.short()))
 }
 
+/// Where [`build`] keeps the manifest of builds with these options: for
+/// tools that read what a build staged (the manifest names each unit's
+/// object in `WORK/objects`).
+pub fn manifest_path_for(options: &BuildOptions) -> PathBuf {
+    manifest_path(options, &options.output_path())
+}
+
 /// Builds the project. On success and on build failures alike, the report
 /// describes what happened; the error carries it for failures.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
@@ -482,6 +495,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
                 virtual_workers: options.virtual_workers.max(1),
             }
         }
+        Scheduling::FuzzedGuide(guide) => ExecMode::Fuzzed {
+            chooser: Chooser::lenient_replay(guide.clone()),
+            virtual_workers: options.virtual_workers.max(1),
+        },
     };
     let session_options = SessionOptions {
         opt: options.opt,

@@ -8,6 +8,9 @@
 //!   and the edits `lockstep verify` applies to them.
 //! - [`fuzzing`]: the properties the fuzz targets check, callable from
 //!   tests for a bounded slice on every `cargo test`.
+//! - [`verify`]: the oracles and fault primitives of `lockstep verify`
+//!   (clean-build equality, behaviour, schedules, kills, damage, races).
 
 pub mod fuzzing;
 pub mod program;
+pub mod verify;

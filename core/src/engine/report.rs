@@ -64,6 +64,10 @@ pub struct BuildReport {
     /// The fuzzed scheduler's recorded schedule, when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// How many steps of that schedule departed from the default event
+    /// (what `fuzz::shrink` minimises), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preemptions: Option<usize>,
 }
 
 impl BuildReport {

@@ -512,6 +512,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
 
     // The report, from what every step returned.
     report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
+    report.preemptions = outcome.schedule.as_ref().map(|_| outcome.stats.preemptions);
     let mut ir_hit = vec![None; functions.len()];
     let mut ir_packs = BTreeMap::new();
     let mut unit_records = BTreeMap::new();

@@ -15,3 +15,4 @@ mod parallel;
 mod snapshots;
 mod support;
 mod verify;
+mod verify_primitives;
