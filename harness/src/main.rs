@@ -1,5 +1,6 @@
 //! The `lockstep` command line: `build`, `run` and `check` a `.lks` project,
-//! and look after the artifact cache.
+//! look after the artifact cache, and `verify` the pipeline with the harness
+//! (`replay` runs a repro file again).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lockstep_core::diagnostic::DiagnosticStyle;
@@ -8,10 +9,14 @@ use lockstep_core::engine::cache::{parse_size, ArtifactCache};
 use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
 use lockstep_core::llvm::OptLevel;
+use lockstep_harness::verify::case::{self, Size};
+use lockstep_harness::verify::repro::Repro;
+use lockstep_harness::verify::runner::{self, VerifyOptions};
 use lockstep_scheduler::fuzz::Strategy;
 use lockstep_scheduler::parallelism::Parallelism;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// lockstep: an incremental, parallel LLVM code generation and link pipeline.
 ///
@@ -60,6 +65,57 @@ enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// The harness: random edit sequences, each incremental build checked against a clean build, the
+    /// interpreter, gcc, fuzzed schedules and faults. Exits 0 only if every oracle held.
+    Verify(VerifyArgs),
+    /// Replay a repro file written by `verify`; exits 1 while the failure is still there.
+    Replay {
+        /// The repro file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// A `.lks` project to start from (a copy is edited) [default: generated programs].
+    dir: Option<PathBuf>,
+    /// Seeds everything: programs, edits, schedules.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Most edits per case.
+    #[arg(long, default_value_t = 12)]
+    steps: usize,
+    /// Most cases [default: as many as the time limit allows].
+    #[arg(long)]
+    cases: Option<usize>,
+    /// Stop starting new steps after this many seconds.
+    #[arg(long = "time-limit", value_name = "SECS", default_value_t = 60)]
+    time_limit: u64,
+    /// Size of generated programs.
+    #[arg(long, value_enum, default_value_t = SizeArg::Small)]
+    size: SizeArg,
+    /// Fuzzed schedules per build step.
+    #[arg(long, default_value_t = 1)]
+    schedules: usize,
+    /// Codegen workers of the incremental builds.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 2)]
+    jobs: usize,
+    /// Also write the summary as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Where repro files go.
+    #[arg(long, value_name = "DIR", default_value = "lockstep-repros")]
+    repro_dir: PathBuf,
+    /// Seconds allowed for shrinking a failure.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    shrink_time: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SizeArg {
+    Small,
+    Medium,
+    Large,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +341,100 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Cache { action } => cache_command(action),
+        Command::Verify(args) => verify_command(&args),
+        Command::Replay { file } => replay_command(&file),
+    }
+}
+
+fn verify_command(args: &VerifyArgs) -> ExitCode {
+    if args.jobs == 0 {
+        return fail("error: -j needs at least 1 worker");
+    }
+    let lockstep = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(format!("error: cannot find the lockstep binary: {e}")),
+    };
+    let scratch = match tempfile::Builder::new().prefix("lockstep-verify-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return fail(format!("error: cannot make a scratch directory: {e}")),
+    };
+    let options = VerifyOptions {
+        dir: args.dir.clone(),
+        seed: args.seed,
+        steps: args.steps.max(1),
+        cases: args.cases,
+        time_limit: Duration::from_secs(args.time_limit),
+        size: match args.size {
+            SizeArg::Small => Size::Small,
+            SizeArg::Medium => Size::Medium,
+            SizeArg::Large => Size::Large,
+        },
+        schedules: args.schedules.max(1),
+        jobs: args.jobs,
+        repro_dir: args.repro_dir.clone(),
+        scratch: scratch.path().to_path_buf(),
+        lockstep,
+        shrink_budget: Duration::from_secs(args.shrink_time),
+        progress: true,
+    };
+    let summary = match runner::verify(&options) {
+        Ok(summary) => summary,
+        Err(e) => return fail(e),
+    };
+    print!("{}", summary.table());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&summary.to_json()).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("{}: error: cannot write the summary: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if summary.failure.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn replay_command(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return fail(format!("{}: error: {e}", file.display())),
+    };
+    let repro = match Repro::parse(&text) {
+        Ok(repro) => repro,
+        Err(e) => return fail(format!("{}: error: not a repro file: {e}", file.display())),
+    };
+    let lockstep = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(format!("error: cannot find the lockstep binary: {e}")),
+    };
+    let scratch = match tempfile::Builder::new().prefix("lockstep-replay-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return fail(format!("error: cannot make a scratch directory: {e}")),
+    };
+    let mut options = case::Options::new(lockstep, scratch.path().to_path_buf());
+    options.guide = repro.guide.clone();
+    let outcome = match case::run_case(&repro.case, &options) {
+        Ok(outcome) => outcome,
+        Err(e) => return fail(e),
+    };
+    for line in &outcome.trace {
+        println!("{line}");
+    }
+    match outcome.failure {
+        Some(failure) if failure.oracle == repro.oracle => {
+            println!("reproduced: {failure}");
+            ExitCode::from(1)
+        }
+        Some(failure) => {
+            println!("failed, but not as recorded (`{}` at step {}): {failure}", repro.oracle, repro.step);
+            ExitCode::from(1)
+        }
+        None => {
+            println!("passed: the recorded failure (`{}` at step {}) is gone", repro.oracle, repro.step);
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -24,10 +24,18 @@
 mod artifacts;
 mod behaviour;
 mod build;
+pub mod case;
 mod config;
 mod faults;
+pub mod intent;
+pub mod oracle;
 mod process;
+pub mod repro;
+pub mod runner;
 mod schedule;
+pub mod shrink;
+pub mod strategy;
+pub mod summary;
 mod workspace;
 
 pub use artifacts::{
