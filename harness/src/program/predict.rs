@@ -27,12 +27,14 @@
 //!   was built before in this `--cgu` mode (a revert). A key seen only in another `--cgu` mode, or in a state
 //!   other than those, **may** be recompiled.
 //!
-//! After a fault that can destroy cache entries (damage, a killed or racing build), only the lower bound
-//! holds until the next successful build.
+//! After damage to the cache only the lower bound holds, for the rest of the case: a damaged entry is a
+//! miss (and is rewritten) only when some build needs it, which can be many builds later, when an edit
+//! touches its unit. (After a killed or racing build the harness skips the one prediction that follows;
+//! their writes are atomic, so nothing is left damaged.)
 
 use super::eval::const_values;
 use super::model::{
-    Block, Else, Expr, FnItem, IfChain, Item, ItemPath, Module, Place, Program, Signature, Stmt, Ty, Val,
+    Block, Call, Else, Expr, FnItem, IfChain, Item, ItemPath, Module, Place, Program, Signature, Stmt, Ty, Val,
 };
 use super::visit::{visit_block, visit_expr};
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,8 +49,42 @@ pub struct Keys {
     pub functions: BTreeMap<String, Key>,
     /// Module name → key of its initialiser.
     pub initializers: BTreeMap<String, Key>,
+    /// The key of every function and initialiser (`module::$init`) in its parts.
+    pub parts: BTreeMap<String, Parts>,
     /// Everything that reaches the executable.
     pub link: Key,
+}
+
+/// A key in the four parts the engine's `FunctionContentHash` documents, so each input can be checked to
+/// reach the key on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// The body: its canonical tree (with the type of each call's result and each global read, as a typed
+    /// tree has them) and the types of its locals.
+    pub body: Key,
+    /// Symbol, visibility, parameter and return types.
+    pub signature: Key,
+    /// Each callee's symbol and signature.
+    pub callees: Key,
+    /// Each referenced global's symbol and type.
+    pub globals: Key,
+}
+
+impl Parts {
+    pub const NAMES: [&'static str; 4] = ["body", "signature", "callees", "globals"];
+
+    pub fn as_array(&self) -> [Key; 4] {
+        [self.body, self.signature, self.callees, self.globals]
+    }
+
+    fn combined(&self) -> Key {
+        let mut h = blake3::Hasher::new();
+        h.update(b"lockstep-harness.key");
+        for part in self.as_array() {
+            h.update(&part);
+        }
+        *h.finalize().as_bytes()
+    }
 }
 
 /// Computes the model keys of `program`. The program must be valid (it renders and checks).
@@ -56,26 +92,36 @@ pub fn keys(program: &Program) -> Keys {
     let facts = Facts::of(program);
     let mut functions = BTreeMap::new();
     let mut initializers = BTreeMap::new();
+    let mut all_parts = BTreeMap::new();
     for m in &program.modules {
         for f in m.fns() {
             let mut canon = Canon::new(&facts);
-            canon.word("fn").word(&m.name).word(&f.name).word(if f.is_pub { "pub" } else { "priv" });
-            canon.signature(&f.signature());
             for (name, ty) in &f.params {
                 canon.declare(name, *ty, false);
             }
             canon.block(&f.body);
-            functions.insert(format!("{}::{}", m.name, f.name), canon.finish(&body_refs(f)));
+            let signature = signature_key(&format!("{}::{}", m.name, f.name), f.is_pub, &f.signature());
+            let parts = canon.finish(signature, &body_refs(f));
+            let name = format!("{}::{}", m.name, f.name);
+            functions.insert(name.clone(), parts.combined());
+            all_parts.insert(name, parts);
         }
-        initializers.insert(m.name.clone(), init_key(&facts, m));
+        let parts = init_parts(&facts, m);
+        initializers.insert(m.name.clone(), parts.combined());
+        all_parts.insert(format!("{}::$init", m.name), parts);
     }
     let link = link_key(program, &functions, &initializers);
-    Keys { functions, initializers, link }
+    Keys { functions, initializers, parts: all_parts, link }
 }
 
-fn init_key(facts: &Facts, m: &Module) -> Key {
+fn signature_key(symbol: &str, is_pub: bool, sig: &Signature) -> Key {
+    let mut h = blake3::Hasher::new();
+    h.update(format!("signature {symbol} {is_pub} {sig:?}").as_bytes());
+    *h.finalize().as_bytes()
+}
+
+fn init_parts(facts: &Facts, m: &Module) -> Parts {
     let mut canon = Canon::new(facts);
-    canon.word("init").word(&m.name);
     let mut refs = Refs::default();
     for g in m.globals() {
         let path = ItemPath::new(&m.name, &g.name);
@@ -84,7 +130,8 @@ fn init_key(facts: &Facts, m: &Module) -> Key {
         refs.globals.insert(path);
         refs.add_expr(&g.init);
     }
-    canon.finish(&refs)
+    let signature = signature_key(&format!("{}::$init", m.name), false, &Signature { params: Vec::new(), ret: None });
+    canon.finish(signature, &refs)
 }
 
 fn link_key(program: &Program, functions: &BTreeMap<String, Key>, initializers: &BTreeMap<String, Key>) -> Key {
@@ -211,14 +258,6 @@ impl<'a> Canon<'a> {
         self
     }
 
-    fn signature(&mut self, sig: &Signature) {
-        self.word("sig");
-        for t in &sig.params {
-            self.word(t.lks());
-        }
-        self.word(sig.ret.map_or("unit", Ty::lks));
-    }
-
     fn declare(&mut self, name: &str, ty: Ty, mutable: bool) {
         let slot = self.locals.len();
         self.locals.push((ty, mutable));
@@ -283,9 +322,7 @@ impl<'a> Canon<'a> {
             // A call statement and an expression statement are the same thing once parsed.
             Stmt::Call(c) => {
                 self.word("expr");
-                self.word("call").word(&c.callee.symbol());
-                c.args.iter().for_each(|a| self.expr(a));
-                self.word(")");
+                self.call(c);
             }
             Stmt::Expr(e) => {
                 self.word("expr");
@@ -339,13 +376,10 @@ impl<'a> Canon<'a> {
                 }
             },
             Expr::Global(g) => {
-                self.word("global").word(&g.symbol());
+                let ty = self.facts.globals.get(g).map_or("undefined", |t| t.lks());
+                self.word("global").word(&g.symbol()).word(ty);
             }
-            Expr::Call(c) => {
-                self.word("call").word(&c.callee.symbol());
-                c.args.iter().for_each(|a| self.expr(a));
-                self.word(")");
-            }
+            Expr::Call(c) => self.call(c),
             Expr::Unary(op, a) => {
                 self.word(&format!("{op:?}"));
                 self.expr(a);
@@ -361,28 +395,41 @@ impl<'a> Canon<'a> {
         }
     }
 
-    /// Adds the locals' types, the callees' signatures and the globals' types, and returns the key.
-    fn finish(&mut self, refs: &Refs) -> Key {
+    /// A call, with the type of its result, which a typed tree records at every call.
+    fn call(&mut self, c: &Call) {
+        let ret = match self.facts.signatures.get(&c.callee) {
+            Some(sig) => sig.ret.map_or("unit", Ty::lks),
+            None => "undefined",
+        };
+        self.word("call").word(&c.callee.symbol()).word(ret);
+        c.args.iter().for_each(|a| self.expr(a));
+        self.word(")");
+    }
+
+    /// Adds the locals' types to the body, and computes the other parts.
+    fn finish(&mut self, signature: Key, refs: &Refs) -> Parts {
         self.word("locals");
         for (ty, mutable) in self.locals.clone() {
             self.word(ty.lks()).word(if mutable { "mut" } else { "const" });
         }
-        self.word("callees");
+        let mut callees = blake3::Hasher::new();
+        callees.update(b"callees");
         for callee in &refs.callees {
-            self.word(&callee.symbol());
-            match self.facts.signatures.get(callee).cloned() {
-                Some(sig) => self.signature(&sig),
-                None => {
-                    self.word("undefined");
-                }
-            }
+            let sig = self.facts.signatures.get(callee);
+            callees.update(format!("{} {sig:?}\n", callee.symbol()).as_bytes());
         }
-        self.word("globals");
+        let mut globals = blake3::Hasher::new();
+        globals.update(b"globals");
         for global in &refs.globals {
             let ty = self.facts.globals.get(global).map_or("undefined", |t| t.lks());
-            self.word(&global.symbol()).word(ty);
+            globals.update(format!("{} {ty}\n", global.symbol()).as_bytes());
         }
-        *self.hasher.finalize().as_bytes()
+        Parts {
+            body: *self.hasher.finalize().as_bytes(),
+            signature,
+            callees: *callees.finalize().as_bytes(),
+            globals: *globals.finalize().as_bytes(),
+        }
     }
 }
 
@@ -428,6 +475,8 @@ pub struct Knowledge {
     /// The previous successful build since the cache was last damaged: its keys, `--cgu` mode and link
     /// configuration.
     previous: Option<(Keys, String, String)>,
+    /// Whether the cache was damaged: from then on any key seen may be a miss.
+    damaged: bool,
 }
 
 impl Knowledge {
@@ -442,7 +491,7 @@ impl Knowledge {
                 if !self.ever.contains(key) {
                     b.must.insert(name.clone());
                     b.may.insert(name.clone());
-                } else if !revisited && before.and_then(|p| p.get(name)) != Some(key) {
+                } else if self.damaged || (!revisited && before.and_then(|p| p.get(name)) != Some(key)) {
                     b.may.insert(name.clone());
                 }
             }
@@ -467,9 +516,9 @@ impl Knowledge {
         self.previous = Some((keys.clone(), cgu.to_string(), link_config.to_string()));
     }
 
-    /// Forgets what may no longer be in the cache (after damage, a killed build or a race): only "never
-    /// seen, so must be compiled" survives.
-    pub fn forget_reachability(&mut self) {
+    /// Records damage to the cache: from now on only "never seen, so must be compiled" holds.
+    pub fn damaged(&mut self) {
+        self.damaged = true;
         self.states.clear();
         self.previous = None;
     }

@@ -118,7 +118,8 @@ fn start(given: &Option<Program>, seed: u64, size: Size) -> Start {
 
 /// proptest's generator, seeded from `seed` alone: the same seed draws the same cases on every machine.
 fn seeded_rng(seed: u64) -> TestRng {
-    let bytes = *blake3::Hasher::new().update(b"lockstep verify seed").update(&seed.to_le_bytes()).finalize().as_bytes();
+    let bytes =
+        *blake3::Hasher::new().update(b"lockstep verify seed").update(&seed.to_le_bytes()).finalize().as_bytes();
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 

@@ -95,7 +95,10 @@ impl Summary {
             .timing
             .iter()
             .map(|(kind, t)| {
-                (kind.clone(), json!({ "steps": t.steps, "incremental_ms": ms(t.incremental), "clean_ms": ms(t.clean) }))
+                (
+                    kind.clone(),
+                    json!({ "steps": t.steps, "incremental_ms": ms(t.incremental), "clean_ms": ms(t.clean) }),
+                )
             })
             .collect();
         json!({

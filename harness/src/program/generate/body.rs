@@ -258,7 +258,7 @@ impl Gen<'_> {
     /// and (in a global initialiser) touching no global of its own module that is not initialised yet.
     pub(super) fn callable(&self, cx: &Cx, ret: Option<Ty>, (m, f): (usize, usize)) -> bool {
         let item = &self.mods[m].fns[f];
-        if ret.is_some() && item.ret != ret {
+        if ret.is_some() && (item.ret != ret || item.discarded) {
             return false;
         }
         if let Mode::Init { limit } = cx.mode {

@@ -66,21 +66,32 @@ impl CaseRun<'_> {
             Fault::Kill { seed } => {
                 let edit = self.edit_for_fault(seed);
                 sync(&self.main, &self.model.files()).map_err(|e| self.fail(Oracle::Faults, Some(i), "kill", e))?;
-                let killed = kill_build(&self.main, &self.config, &self.options.lockstep, u64::from(seed), self.kill_delay());
+                let killed =
+                    kill_build(&self.main, &self.config, &self.options.lockstep, u64::from(seed), self.kill_delay());
                 self.stats.builds += 1;
                 self.precision = PrecisionMode::Unknown;
                 let action = format!("{edit}; its build killed after {:?} ({})", killed.delay, killed.child);
                 if self.options.runs(Oracle::Faults) {
                     self.stats.check(Oracle::Faults);
                     if killed.panicked() {
-                        return Err(self.fail(Oracle::Faults, Some(i), &action, "the killed build panicked".to_string()));
+                        return Err(self.fail(
+                            Oracle::Faults,
+                            Some(i),
+                            &action,
+                            "the killed build panicked".to_string(),
+                        ));
                     }
                 }
                 action
             }
             Fault::Damage { seed } => {
                 let damage = damage_work_dir(&self.main, u64::from(seed));
-                self.knowledge.forget_reachability();
+                self.knowledge.damaged();
+                // A damaged manifest can hand its flipped hashes on to every later build of an unchanged
+                // module (recorded hashes are reused by module key): only speed suffers, but for the rest
+                // of the case the recorded parts say nothing.
+                self.parts_known = false;
+                self.previous_parts = None;
                 self.precision = PrecisionMode::LowerBound;
                 self.relink_known = false;
                 let what: Vec<String> = damage.iter().map(|d| d.to_string()).collect();
@@ -96,7 +107,12 @@ impl CaseRun<'_> {
                 if self.options.runs(Oracle::Faults) {
                     self.stats.check(Oracle::Faults);
                     if raced.panicked() || raced.wedged() || !raced.ended_cleanly() {
-                        return Err(self.fail(Oracle::Faults, Some(i), &action, "a racing build misbehaved".to_string()));
+                        return Err(self.fail(
+                            Oracle::Faults,
+                            Some(i),
+                            &action,
+                            "a racing build misbehaved".to_string(),
+                        ));
                     }
                 }
                 action

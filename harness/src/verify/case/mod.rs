@@ -228,6 +228,10 @@ enum PrecisionMode {
     Unknown,
 }
 
+/// Key parts by function: the model's, and the engine's as its manifest records them.
+type PartsSnapshot =
+    (BTreeMap<String, crate::program::predict::Parts>, BTreeMap<String, [lockstep_core::engine::hash::ContentHash; 4]>);
+
 /// The state of a running case.
 struct CaseRun<'o> {
     options: &'o Options,
@@ -245,6 +249,10 @@ struct CaseRun<'o> {
     precision: PrecisionMode,
     /// Whether "nothing changed, so no relink" can be asserted for the next build.
     relink_known: bool,
+    /// The model's and the engine's key parts at the previous build (see `check_key_parts`).
+    previous_parts: Option<PartsSnapshot>,
+    /// Whether the engine's recorded key parts can be trusted (not after damage to the manifest).
+    parts_known: bool,
     /// The bytes of the last executable a successful main build wrote.
     last_good_exe: Option<Vec<u8>>,
     ccache: CCache,
@@ -281,6 +289,8 @@ impl<'o> CaseRun<'o> {
             knowledge: Knowledge::default(),
             precision: PrecisionMode::Checked,
             relink_known: true,
+            previous_parts: None,
+            parts_known: true,
             last_good_exe: None,
             ccache: CCache::new(),
             clean_builds: BTreeMap::new(),
@@ -368,6 +378,14 @@ impl<'o> CaseRun<'o> {
     }
 
     fn fail(&self, oracle: Oracle, intent: Option<usize>, action: &str, detail: String) -> Failure {
-        Failure { oracle, step: self.step, intent, action: action.to_string(), detail, schedule: None, preemptions: None }
+        Failure {
+            oracle,
+            step: self.step,
+            intent,
+            action: action.to_string(),
+            detail,
+            schedule: None,
+            preemptions: None,
+        }
     }
 }

@@ -2,13 +2,16 @@
 
 use super::{CaseRun, PrecisionMode};
 use crate::program::c::render_c;
-use crate::program::predict::{keys, Bounds, Keys, Prediction};
+use crate::program::predict::{keys, Bounds, Keys, Parts, Prediction};
 use crate::verify::oracle::{Failure, Oracle};
 use crate::verify::{
     clean_build, compare_artifacts, compare_behaviour, interpret_project, run_c, run_executable, Artifacts,
     BuildExtras, BuildOutcome, RunOutcome, Workspace,
 };
+use lockstep_core::engine::hash::ContentHash;
+use lockstep_core::engine::manifest::Manifest;
 use lockstep_scheduler::fuzz::Strategy;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
@@ -49,6 +52,7 @@ impl CaseRun<'_> {
         self.trace.push(format!("step {} [{}] {action}: {report_line}", self.step, self.config));
         if self.options.runs(Oracle::Precision) {
             self.check_precision(&outcome, &prediction, intent, &action)?;
+            self.check_key_parts(&keys, intent, &action)?;
         }
         let clean = if self.needs_clean() { Some(self.clean(&files, intent, &action)?) } else { None };
         if let Some((artifacts, clean_time)) = &clean {
@@ -181,6 +185,50 @@ impl CaseRun<'_> {
         Ok(())
     }
 
+    /// Each part of every function's key (body, signature, callees, globals) changes exactly when the model
+    /// says its input changed, compared with the previous build: a key that misses an input is caught even
+    /// where another part happens to cover for it.
+    fn check_key_parts(&mut self, keys: &Keys, intent: Option<usize>, action: &str) -> Result<(), Failure> {
+        let options = self.main.build_options(&self.config, &BuildExtras::default());
+        let Some(manifest) = Manifest::load(&lockstep_core::driver::manifest_path_for(&options)) else {
+            self.previous_parts = None;
+            return Ok(());
+        };
+        let engine: BTreeMap<String, [ContentHash; 4]> = manifest
+            .functions
+            .iter()
+            .map(|(name, r)| (name.clone(), [r.hash.body, r.hash.signature, r.hash.callees, r.hash.globals]))
+            .collect();
+        let now = (keys.parts.clone(), engine);
+        let previous = self.previous_parts.replace(now.clone());
+        let Some((model_before, engine_before)) = previous.filter(|_| self.parts_known) else {
+            return Ok(());
+        };
+        self.stats.check(Oracle::Precision);
+        let (model_now, engine_now) = now;
+        for (name, parts) in &model_now {
+            let (Some(mb), Some(eb), Some(en)) =
+                (model_before.get(name), engine_before.get(name), engine_now.get(name))
+            else {
+                continue;
+            };
+            let (m_before, m_now) = (mb.as_array(), parts.as_array());
+            for (i, part) in Parts::NAMES.iter().enumerate() {
+                let model_changed = m_before[i] != m_now[i];
+                let engine_changed = eb[i] != en[i];
+                if model_changed != engine_changed {
+                    let detail = if model_changed {
+                        format!("the {part} part of `{name}`'s content hash did not change, although its input did")
+                    } else {
+                        format!("the {part} part of `{name}`'s content hash changed, although its input did not")
+                    };
+                    return Err(self.fail(Oracle::Precision, intent, action, detail));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The clean build of `files` (from memory when this state was built clean before).
     fn clean(
         &mut self,
@@ -192,8 +240,8 @@ impl CaseRun<'_> {
         if let Some(found) = self.clean_builds.get(&key) {
             return Ok(found.clone());
         }
-        let (outcome, artifacts) =
-            clean_build(files, &self.config, &self.scratch).map_err(|e| self.fail(Oracle::CleanEquality, intent, action, e))?;
+        let (outcome, artifacts) = clean_build(files, &self.config, &self.scratch)
+            .map_err(|e| self.fail(Oracle::CleanEquality, intent, action, e))?;
         self.stats.builds += 1;
         let Some(artifacts) = artifacts else {
             let why = outcome.panic.or(outcome.error).unwrap_or_default();
@@ -210,9 +258,8 @@ impl CaseRun<'_> {
         let incremental = self.main.artifacts(&self.config).map_err(|e| {
             self.fail(Oracle::CleanEquality, intent, action, format!("the incremental build's artifacts: {e}"))
         })?;
-        compare_artifacts(&incremental, clean).map_err(|diff| {
-            self.fail(Oracle::CleanEquality, intent, action, format!("incremental ≠ clean: {diff}"))
-        })
+        compare_artifacts(&incremental, clean)
+            .map_err(|diff| self.fail(Oracle::CleanEquality, intent, action, format!("incremental ≠ clean: {diff}")))
     }
 
     /// The executable behaves as the interpreter says, and (sampled) as gcc's build of the C translation.
@@ -222,7 +269,12 @@ impl CaseRun<'_> {
         let actual = self.run_exe(&exe).map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
         let interpreted = self.interpret().map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
         compare_behaviour(&actual, &interpreted).map_err(|diff| {
-            self.fail(Oracle::Behaviour, intent, action, format!("the executable and the MIR interpreter disagree: {diff}"))
+            self.fail(
+                Oracle::Behaviour,
+                intent,
+                action,
+                format!("the executable and the MIR interpreter disagree: {diff}"),
+            )
         })?;
         if self.sampled(self.options.sampling.gcc_every, 1) {
             let title = format!("lockstep verify step {}", self.step);
@@ -285,7 +337,8 @@ impl CaseRun<'_> {
         for round in (0..rounds).rev() {
             if round + 1 < rounds {
                 if let Some(snapshot) = &snapshot {
-                    restore(snapshot, self.fuzzed.root()).map_err(|e| self.fail(Oracle::Schedule, intent, action, e))?;
+                    restore(snapshot, self.fuzzed.root())
+                        .map_err(|e| self.fail(Oracle::Schedule, intent, action, e))?;
                 }
             }
             self.check_one_schedule(round, clean, intent, action)?;
