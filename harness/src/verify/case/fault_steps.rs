@@ -2,7 +2,7 @@
 //! ordinary build step, which must equal a clean build.
 
 use super::step::sync;
-use super::{CaseRun, PrecisionMode};
+use super::{CaseRun, PrecisionMode, Sabotage};
 use crate::program::edit::Edit;
 use crate::verify::intent::{Fault, Intent};
 use crate::verify::oracle::{Failure, Oracle};
@@ -45,6 +45,8 @@ impl CaseRun<'_> {
         let Some(error) = &outcome.error else {
             return Err(self.fail(Oracle::Diagnostics, Some(i), &action, "the broken program built".to_string()));
         };
+        let module =
+            if self.options.sabotaged(&Sabotage::ExpectErrorElsewhere) { "elsewhere".to_string() } else { module };
         let located = error.lines().any(|l| l.contains(&format!("{module}.lks:")) && l.contains(": error: "));
         if !located {
             let detail = format!("expected `{module}.lks:LINE:COL: error: ...`, got:\n{}", error.trim_end());
@@ -144,7 +146,12 @@ impl CaseRun<'_> {
         self.relink_known = false;
         if self.options.runs(Oracle::Faults) {
             self.stats.check(Oracle::Faults);
-            check_injected_failure(&outcome, &symbol).map_err(|e| self.fail(Oracle::Faults, Some(i), &action, e))?;
+            let expected = if self.options.sabotaged(&Sabotage::WrongFaultTarget) {
+                Symbol::new(&path.module, "elsewhere")
+            } else {
+                symbol.clone()
+            };
+            check_injected_failure(&outcome, &expected).map_err(|e| self.fail(Oracle::Faults, Some(i), &action, e))?;
             if std::fs::read(self.main.output_path()).ok() != self.last_good_exe {
                 let detail = "the failed build changed the last good executable".to_string();
                 return Err(self.fail(Oracle::Faults, Some(i), &action, detail));

@@ -116,6 +116,35 @@ pub struct Options {
     pub time_limit: Option<Duration>,
     /// Advanced by one per build step.
     pub progress: Option<indicatif::ProgressBar>,
+    /// A planted mistake, to show that an oracle fires (`harness/tests/it/oracles.rs`).
+    pub sabotage: Option<Sabotage>,
+}
+
+/// A deliberate mistake planted in every build step of a case: a wrong expectation or a broken artifact.
+/// Each names the oracle that must catch it; the tests run a case with each and see that oracle fire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sabotage {
+    /// `build`: the program handed to the main build has a type error.
+    InvalidProgram,
+    /// `precision`: the prediction says this function (`module::name`) must be recompiled too.
+    ExpectRecompile(String),
+    /// `precision`: the model's key parts of every function claim a changed body.
+    ExpectKeyChange,
+    /// `clean-equality`: a byte of the main workspace's executable is flipped after its build.
+    CorruptExecutable,
+    /// `behaviour`: the interpreter is said to print one more line.
+    WrongInterpreter,
+    /// `behaviour`: the C translation prints one more line.
+    WrongCTranslation,
+    /// `schedule`: a byte of the schedule workspace's executable is flipped after its build.
+    CorruptFuzzed,
+    /// `verify-cache`: two object entries of the main cache swap payloads (each re-encoded under the other's
+    /// key, so its checksum holds), as a key missing an input would leave them.
+    ForgeCacheEntries,
+    /// `diagnostics`: a broken build is expected to name a module that does not exist.
+    ExpectErrorElsewhere,
+    /// `faults`: an injected codegen failure is expected to name another function.
+    WrongFaultTarget,
 }
 
 impl Options {
@@ -129,11 +158,16 @@ impl Options {
             guide: None,
             time_limit: None,
             progress: None,
+            sabotage: None,
         }
     }
 
     fn runs(&self, oracle: Oracle) -> bool {
         self.only.is_none_or(|o| o == oracle)
+    }
+
+    fn sabotaged(&self, s: &Sabotage) -> bool {
+        self.sabotage.as_ref() == Some(s)
     }
 }
 

@@ -1,6 +1,6 @@
 //! A build step: the current program built in the main workspace, then judged by every oracle.
 
-use super::{CaseRun, PrecisionMode};
+use super::{CaseRun, PrecisionMode, Sabotage};
 use crate::program::c::render_c;
 use crate::program::predict::{keys, Bounds, Keys, Parts, Prediction};
 use crate::verify::oracle::{Failure, Oracle};
@@ -42,11 +42,23 @@ impl CaseRun<'_> {
         }
         let files = self.model.files();
         let keys = keys(&self.model);
-        let prediction = self.prediction(&keys);
-        sync(&self.main, &files).map_err(|e| self.fail(Oracle::Build, intent, &action, e))?;
+        let mut prediction = self.prediction(&keys);
+        if let Some(Sabotage::ExpectRecompile(function)) = &self.options.sabotage {
+            prediction.functions.must.insert(function.clone());
+            prediction.functions.may.insert(function.clone());
+        }
+        let built = if self.options.sabotaged(&Sabotage::InvalidProgram) {
+            sabotaged_files(&self.model)
+        } else {
+            files.clone()
+        };
+        sync(&self.main, &built).map_err(|e| self.fail(Oracle::Build, intent, &action, e))?;
         let outcome = self.main.build(&self.config, &BuildExtras::default());
         self.stats.builds += 1;
         self.check_built(&outcome, intent, &action)?;
+        if self.options.sabotaged(&Sabotage::CorruptExecutable) {
+            flip_byte(&self.main.output_path());
+        }
         self.note_report(&outcome);
         let report_line = self.report_line(&outcome);
         self.trace.push(format!("step {} [{}] {action}: {report_line}", self.step, self.config));
@@ -199,7 +211,13 @@ impl CaseRun<'_> {
             .iter()
             .map(|(name, r)| (name.clone(), [r.hash.body, r.hash.signature, r.hash.callees, r.hash.globals]))
             .collect();
-        let now = (keys.parts.clone(), engine);
+        let mut model_parts = keys.parts.clone();
+        if self.options.sabotaged(&Sabotage::ExpectKeyChange) {
+            for parts in model_parts.values_mut() {
+                parts.body[0] = parts.body[0].wrapping_add(self.step as u8);
+            }
+        }
+        let now = (model_parts, engine);
         let previous = self.previous_parts.replace(now.clone());
         let Some((model_before, engine_before)) = previous.filter(|_| self.parts_known) else {
             return Ok(());
@@ -267,7 +285,10 @@ impl CaseRun<'_> {
         self.stats.check(Oracle::Behaviour);
         let exe = outcome.exe.clone().unwrap_or_else(|| self.main.output_path());
         let actual = self.run_exe(&exe).map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
-        let interpreted = self.interpret().map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
+        let mut interpreted = self.interpret().map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
+        if self.options.sabotaged(&Sabotage::WrongInterpreter) {
+            interpreted.stdout.extend_from_slice(b"42\n");
+        }
         compare_behaviour(&actual, &interpreted).map_err(|diff| {
             self.fail(
                 Oracle::Behaviour,
@@ -278,9 +299,12 @@ impl CaseRun<'_> {
         })?;
         if self.sampled(self.options.sampling.gcc_every, 1) {
             let title = format!("lockstep verify step {}", self.step);
-            let Some(c_source) = render_c(&self.model, &title) else {
+            let Some(mut c_source) = render_c(&self.model, &title) else {
                 return Err(self.fail(Oracle::Behaviour, intent, action, "the model has no C translation".to_string()));
             };
+            if self.options.sabotaged(&Sabotage::WrongCTranslation) {
+                c_source = c_source.replace("int main(void) {\n", "int main(void) {\n    lks_print(42);\n");
+            }
             let scratch = self.scratch.join("c");
             let by_gcc = run_c(&c_source, &scratch, &mut self.ccache)
                 .map_err(|e| self.fail(Oracle::Behaviour, intent, action, format!("the C oracle: {e}")))?;
@@ -365,6 +389,9 @@ impl CaseRun<'_> {
             _ => "a guided schedule".to_string(),
         };
         let outcome = self.fuzzed.build(&self.config, &extras);
+        if self.options.sabotaged(&Sabotage::CorruptFuzzed) {
+            flip_byte(&self.fuzzed.output_path());
+        }
         let (recorded, preemptions) = (outcome.report.schedule.clone(), outcome.report.preemptions);
         let fail = |run: &Self, detail: String| {
             let mut failure = run.fail(Oracle::Schedule, intent, action, format!("under {described}: {detail}"));
@@ -392,6 +419,9 @@ impl CaseRun<'_> {
     fn check_verify_cache(&mut self, intent: Option<usize>, action: &str) -> Result<(), Failure> {
         self.stats.check(Oracle::VerifyCache);
         self.stats.builds += 1;
+        if self.options.sabotaged(&Sabotage::ForgeCacheEntries) {
+            forge_object_entries(&self.main.cache_dir());
+        }
         let extras = BuildExtras { verify_cache: true, ..BuildExtras::default() };
         let outcome = self.main.build(&self.config, &extras);
         if let Some(panic) = &outcome.panic {
@@ -406,6 +436,45 @@ impl CaseRun<'_> {
     /// How long a killed build may run at most: about a clean build, so kills land in every phase.
     pub(super) fn kill_delay(&self) -> Duration {
         self.last_clean.mul_f64(1.5).max(Duration::from_millis(20))
+    }
+}
+
+/// The model with a type error: what [`Sabotage::InvalidProgram`] builds.
+fn sabotaged_files(model: &crate::program::model::Program) -> Vec<(String, String)> {
+    let mut broken = model.clone();
+    let _ = crate::program::edit::Edit::TypeError { function: 0 }.apply(&mut broken);
+    broken.files()
+}
+
+/// Flips the middle byte of a file (a sabotage).
+fn flip_byte(path: &Path) {
+    if let Ok(mut bytes) = std::fs::read(path) {
+        if !bytes.is_empty() {
+            let at = bytes.len() / 2;
+            bytes[at] ^= 0x40;
+            let _ = std::fs::write(path, bytes);
+        }
+    }
+}
+
+/// Swaps the payloads of the first two object entries of a cache, each re-encoded under the other's key
+/// so its checksum is valid (a sabotage): what a key that misses an input would leave behind.
+fn forge_object_entries(cache: &Path) {
+    use lockstep_core::engine::cache::{decode_entry, encode_entry, Layer};
+    let mut entries = Vec::new();
+    let mut files: Vec<_> =
+        std::fs::read_dir(cache.join("obj")).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let Some(key) = path.file_stem().and_then(|s| s.to_str()).and_then(ContentHash::from_hex) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        if let Ok(payload) = decode_entry(Layer::Object, &key, &bytes) {
+            entries.push((path, key, payload));
+        }
+    }
+    if let [(a_path, a_key, a), (b_path, b_key, b), ..] = entries.as_slice() {
+        let _ = std::fs::write(a_path, encode_entry(Layer::Object, a_key, b));
+        let _ = std::fs::write(b_path, encode_entry(Layer::Object, b_key, a));
     }
 }
 
