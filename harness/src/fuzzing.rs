@@ -48,7 +48,8 @@ impl Bytes<'_> {
     }
 }
 
-fn sources(files: &[(String, String)]) -> ProjectSources {
+/// `(module, text)` pairs as the front end reads a project.
+pub fn sources(files: &[(String, String)]) -> ProjectSources {
     let mut files: Vec<SourceFile> = files
         .iter()
         .map(|(module, text)| SourceFile::new(module.clone(), format!("{module}.lks"), text.clone()))

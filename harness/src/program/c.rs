@@ -8,10 +8,8 @@
 //! A `let` that shadows a name already declared in the same function gets `sN_NAME` (its `N`th declaration)
 //! instead: C cannot redeclare a name in one block, and `int64_t v_x = v_x + 1;` would read the new variable.
 
-use super::eval::const_values;
-use super::model::{
-    BinOp, Block, Call, Else, Expr, IfChain, Item, ItemPath, Place, Program, Signature, Stmt, Ty, UnOp, Val,
-};
+use super::eval::ItemFacts;
+use super::model::{BinOp, Block, Call, Else, Expr, IfChain, ItemPath, Place, Program, Stmt, Ty, UnOp, Val};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -46,38 +44,10 @@ static inline int64_t lks_rem(int64_t a, int64_t b) {
 static void lks_print(int64_t x) { printf("%lld\n", (long long)x); }
 "#;
 
-/// What lowering needs to know about the program's items.
-struct Items {
-    signatures: BTreeMap<ItemPath, Signature>,
-    globals: BTreeMap<ItemPath, Ty>,
-    consts: BTreeMap<ItemPath, Val>,
-}
-
-impl Items {
-    fn of(program: &Program) -> Items {
-        let mut signatures = BTreeMap::new();
-        let mut globals = BTreeMap::new();
-        for m in &program.modules {
-            for item in &m.items {
-                match item {
-                    Item::Fn(f) => {
-                        signatures.insert(ItemPath::new(&m.name, &f.name), f.signature());
-                    }
-                    Item::Global(g) => {
-                        globals.insert(ItemPath::new(&m.name, &g.name), g.ty);
-                    }
-                    Item::Const(_) | Item::Comment(_) => {}
-                }
-            }
-        }
-        Items { signatures, globals, consts: const_values(program) }
-    }
-}
-
 /// The whole program as one C11 translation unit with the same stdout bytes and exit status. `None` when the
 /// model is not a valid program (a const that does not fold, an import cycle): there is nothing to translate.
 pub fn render_c(program: &Program, title: &str) -> Option<String> {
-    let items = Items::of(program);
+    let items = ItemFacts::of(program);
     let mut out = String::new();
     let _ = writeln!(out, "/* C translation of {title}. */");
     out.push_str(C_PRELUDE);
@@ -231,7 +201,7 @@ struct CLocal {
 /// Lowers one function body (or one module's initialisers) to C lines, sequencing side effects in `.lks`
 /// order through temporaries.
 struct CLower<'a> {
-    items: &'a Items,
+    items: &'a ItemFacts,
     /// Locals in scope by `.lks` name.
     scopes: Vec<BTreeMap<String, CLocal>>,
     /// How many times each name has been declared so far, for the C names of shadowing `let`s.
@@ -240,7 +210,7 @@ struct CLower<'a> {
 }
 
 impl<'a> CLower<'a> {
-    fn new(items: &'a Items) -> CLower<'a> {
+    fn new(items: &'a ItemFacts) -> CLower<'a> {
         CLower { items, scopes: Vec::new(), declared: BTreeMap::new(), tmp: 0 }
     }
 

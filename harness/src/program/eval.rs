@@ -1,6 +1,6 @@
 //! Constant folding with the language's semantics, and the folded value of every `const` of a program.
 
-use super::model::{BinOp, Expr, Item, ItemPath, Program, UnOp, Val};
+use super::model::{BinOp, Expr, Item, ItemPath, Program, Signature, Ty, UnOp, Val};
 use std::collections::BTreeMap;
 
 /// Folds a const initialiser; `None` when it divides by zero, uses something that is not a constant, or names
@@ -85,5 +85,34 @@ pub fn const_values(program: &Program) -> BTreeMap<ItemPath, Val> {
         if values.len() == before {
             return values;
         }
+    }
+}
+
+/// What renderings and keys need to know about a program's items: each function's signature, each
+/// global's type, each const's folded value.
+#[derive(Clone, Debug, Default)]
+pub struct ItemFacts {
+    pub signatures: BTreeMap<ItemPath, Signature>,
+    pub globals: BTreeMap<ItemPath, Ty>,
+    pub consts: BTreeMap<ItemPath, Val>,
+}
+
+impl ItemFacts {
+    pub fn of(program: &Program) -> ItemFacts {
+        let mut facts = ItemFacts { consts: const_values(program), ..ItemFacts::default() };
+        for m in &program.modules {
+            for item in &m.items {
+                match item {
+                    Item::Fn(f) => {
+                        facts.signatures.insert(ItemPath::new(&m.name, &f.name), f.signature());
+                    }
+                    Item::Global(g) => {
+                        facts.globals.insert(ItemPath::new(&m.name, &g.name), g.ty);
+                    }
+                    Item::Const(_) | Item::Comment(_) => {}
+                }
+            }
+        }
+        facts
     }
 }

@@ -32,9 +32,9 @@
 //! touches its unit. (After a killed or racing build the harness skips the one prediction that follows;
 //! their writes are atomic, so nothing is left damaged.)
 
-use super::eval::const_values;
+use super::eval::ItemFacts;
 use super::model::{
-    Block, Call, Else, Expr, FnItem, IfChain, Item, ItemPath, Module, Place, Program, Signature, Stmt, Ty, Val,
+    Block, Call, Else, Expr, FnItem, IfChain, ItemPath, Module, Place, Program, Signature, Stmt, Ty, Val,
 };
 use super::visit::{visit_block, visit_expr};
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,7 +89,7 @@ impl Parts {
 
 /// Computes the model keys of `program`. The program must be valid (it renders and checks).
 pub fn keys(program: &Program) -> Keys {
-    let facts = Facts::of(program);
+    let facts = ItemFacts::of(program);
     let mut functions = BTreeMap::new();
     let mut initializers = BTreeMap::new();
     let mut all_parts = BTreeMap::new();
@@ -120,7 +120,7 @@ fn signature_key(symbol: &str, is_pub: bool, sig: &Signature) -> Key {
     *h.finalize().as_bytes()
 }
 
-fn init_parts(facts: &Facts, m: &Module) -> Parts {
+fn init_parts(facts: &ItemFacts, m: &Module) -> Parts {
     let mut canon = Canon::new(facts);
     let mut refs = Refs::default();
     for g in m.globals() {
@@ -153,34 +153,6 @@ fn link_key(program: &Program, functions: &BTreeMap<String, Key>, initializers: 
     let main = program.module(super::model::ROOT).and_then(|m| m.function("main")).and_then(|f| f.ret);
     h.update(format!("main {main:?}\n").as_bytes());
     *h.finalize().as_bytes()
-}
-
-/// What keys need to know about the program's items.
-struct Facts {
-    signatures: BTreeMap<ItemPath, Signature>,
-    globals: BTreeMap<ItemPath, Ty>,
-    consts: BTreeMap<ItemPath, Val>,
-}
-
-impl Facts {
-    fn of(program: &Program) -> Facts {
-        let mut signatures = BTreeMap::new();
-        let mut globals = BTreeMap::new();
-        for m in &program.modules {
-            for item in &m.items {
-                match item {
-                    Item::Fn(f) => {
-                        signatures.insert(ItemPath::new(&m.name, &f.name), f.signature());
-                    }
-                    Item::Global(g) => {
-                        globals.insert(ItemPath::new(&m.name, &g.name), g.ty);
-                    }
-                    Item::Const(_) | Item::Comment(_) => {}
-                }
-            }
-        }
-        Facts { signatures, globals, consts: const_values(program) }
-    }
 }
 
 /// The callees and globals a body refers to.
@@ -237,7 +209,7 @@ impl super::visit::Visit for RefsVisit<'_> {
 
 /// Writes the canonical form of a body into a hash: a prefix notation in which every node is a word.
 struct Canon<'a> {
-    facts: &'a Facts,
+    facts: &'a ItemFacts,
     hasher: blake3::Hasher,
     /// Local name → slot, innermost scope last.
     scopes: Vec<BTreeMap<String, usize>>,
@@ -246,7 +218,7 @@ struct Canon<'a> {
 }
 
 impl<'a> Canon<'a> {
-    fn new(facts: &'a Facts) -> Canon<'a> {
+    fn new(facts: &'a ItemFacts) -> Canon<'a> {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"lockstep-harness.function");
         Canon { facts, hasher, scopes: vec![BTreeMap::new()], locals: Vec::new() }

@@ -3,8 +3,9 @@
 //! body edit changes one function's key, a signature edit its callers' too, a comment nothing).
 
 use lockstep_core::diagnostic::DiagnosticStyle;
-use lockstep_core::lks::{self, modules::ProjectSources, modules::SourceFile};
+use lockstep_core::lks;
 use lockstep_core::mir::interp;
+use lockstep_harness::fuzzing::sources;
 use lockstep_harness::program::edit::Edit;
 use lockstep_harness::program::generate::{generate, GenConfig};
 use lockstep_harness::program::model::{Expr, ItemPath, Program, Stmt};
@@ -13,15 +14,6 @@ use lockstep_harness::program::visit::{visit_module, Visit};
 use lockstep_harness::program::GeneratedProgram;
 use std::collections::BTreeSet;
 use std::path::Path;
-
-fn sources(files: &[(String, String)]) -> ProjectSources {
-    let mut files: Vec<SourceFile> = files
-        .iter()
-        .map(|(module, text)| SourceFile::new(module.clone(), format!("{module}.lks"), text.clone()))
-        .collect();
-    files.sort_by(|a, b| a.module.cmp(&b.module));
-    ProjectSources { files }
-}
 
 /// Checks and interprets a model: `Err` with the diagnostics when it does not check.
 fn interpret(program: &Program) -> Result<(Vec<u8>, i32), String> {
