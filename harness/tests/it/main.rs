@@ -14,6 +14,7 @@ mod lang;
 mod oracles;
 mod parallel;
 mod random_edits;
+mod repro;
 mod snapshots;
 mod support;
 mod verify;

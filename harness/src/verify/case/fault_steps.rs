@@ -17,6 +17,7 @@ impl CaseRun<'_> {
     /// broken module, and leave the last good executable as it was.
     pub(super) fn broken_step(&mut self, i: usize, parse: bool, target: u16) -> Result<(), Failure> {
         self.step += 1;
+        self.kind = if parse { "break-parse" } else { "break-type" }.to_string();
         let (files, module, action) = if parse {
             let mut files = self.model.files();
             let at = usize::from(target) % files.len();
@@ -45,8 +46,7 @@ impl CaseRun<'_> {
         let Some(error) = &outcome.error else {
             return Err(self.fail(Oracle::Diagnostics, Some(i), &action, "the broken program built".to_string()));
         };
-        let module =
-            if self.options.sabotaged(&Sabotage::ExpectErrorElsewhere) { "elsewhere".to_string() } else { module };
+        let module = if self.sabotaged(&Sabotage::ExpectErrorElsewhere) { "elsewhere".to_string() } else { module };
         let located = error.lines().any(|l| l.contains(&format!("{module}.lks:")) && l.contains(": error: "));
         if !located {
             let detail = format!("expected `{module}.lks:LINE:COL: error: ...`, got:\n{}", error.trim_end());
@@ -63,6 +63,7 @@ impl CaseRun<'_> {
     /// Carries out a fault, then the build that must recover from it.
     pub(super) fn fault_step(&mut self, i: usize, fault: Fault) -> Result<(), Failure> {
         let kind = Intent::Fault(fault).kind();
+        self.kind.clone_from(&kind);
         let action = match fault {
             Fault::Codegen { function } => self.codegen_fault(i, function)?,
             Fault::Kill { seed } => {
@@ -146,7 +147,7 @@ impl CaseRun<'_> {
         self.relink_known = false;
         if self.options.runs(Oracle::Faults) {
             self.stats.check(Oracle::Faults);
-            let expected = if self.options.sabotaged(&Sabotage::WrongFaultTarget) {
+            let expected = if self.sabotaged(&Sabotage::WrongFaultTarget) {
                 Symbol::new(&path.module, "elsewhere")
             } else {
                 symbol.clone()

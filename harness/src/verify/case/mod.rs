@@ -118,6 +118,8 @@ pub struct Options {
     pub progress: Option<indicatif::ProgressBar>,
     /// A planted mistake, to show that an oracle fires (`harness/tests/it/oracles.rs`).
     pub sabotage: Option<Sabotage>,
+    /// Plant it only in steps of this kind (`body`, `global-init`, `fault-codegen`, ...).
+    pub sabotage_kind: Option<String>,
 }
 
 /// A deliberate mistake planted in every build step of a case: a wrong expectation or a broken artifact.
@@ -159,15 +161,12 @@ impl Options {
             time_limit: None,
             progress: None,
             sabotage: None,
+            sabotage_kind: None,
         }
     }
 
     fn runs(&self, oracle: Oracle) -> bool {
         self.only.is_none_or(|o| o == oracle)
-    }
-
-    fn sabotaged(&self, s: &Sabotage) -> bool {
-        self.sabotage.as_ref() == Some(s)
     }
 }
 
@@ -299,6 +298,8 @@ struct CaseRun<'o> {
     stats: Stats,
     trace: Vec<String>,
     step: usize,
+    /// The kind of the step under way (for timings and sabotage).
+    kind: String,
 }
 
 impl<'o> CaseRun<'o> {
@@ -333,6 +334,7 @@ impl<'o> CaseRun<'o> {
             stats: Stats::default(),
             trace: Vec::new(),
             step: 0,
+            kind: String::new(),
         })
     }
 
@@ -409,6 +411,15 @@ impl<'o> CaseRun<'o> {
     fn not_applicable(&mut self, i: usize, intent: &Intent, why: &str) {
         self.stats.not_applicable += 1;
         self.trace.push(format!("intent {i} `{intent}`: not applicable ({why})"));
+    }
+
+    /// Whether the planted mistake `s` applies to the step under way.
+    fn sabotaged(&self, s: &Sabotage) -> bool {
+        self.options.sabotage.as_ref() == Some(s) && self.kind_sabotaged()
+    }
+
+    fn kind_sabotaged(&self) -> bool {
+        self.options.sabotage_kind.as_ref().is_none_or(|k| *k == self.kind)
     }
 
     fn fail(&self, oracle: Oracle, intent: Option<usize>, action: &str, detail: String) -> Failure {

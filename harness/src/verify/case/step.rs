@@ -37,26 +37,26 @@ impl CaseRun<'_> {
     pub(super) fn build_step(&mut self, intent: Option<usize>, kind: &str, action: String) -> Result<(), Failure> {
         self.step += 1;
         self.stats.steps += 1;
+        self.kind = kind.to_string();
         if let Some(bar) = &self.options.progress {
             bar.inc(1);
         }
         let files = self.model.files();
         let keys = keys(&self.model);
         let mut prediction = self.prediction(&keys);
-        if let Some(Sabotage::ExpectRecompile(function)) = &self.options.sabotage {
+        if let Some(Sabotage::ExpectRecompile(function)) =
+            self.options.sabotage.as_ref().filter(|_| self.kind_sabotaged())
+        {
             prediction.functions.must.insert(function.clone());
             prediction.functions.may.insert(function.clone());
         }
-        let built = if self.options.sabotaged(&Sabotage::InvalidProgram) {
-            sabotaged_files(&self.model)
-        } else {
-            files.clone()
-        };
+        let built =
+            if self.sabotaged(&Sabotage::InvalidProgram) { sabotaged_files(&self.model) } else { files.clone() };
         sync(&self.main, &built).map_err(|e| self.fail(Oracle::Build, intent, &action, e))?;
         let outcome = self.main.build(&self.config, &BuildExtras::default());
         self.stats.builds += 1;
         self.check_built(&outcome, intent, &action)?;
-        if self.options.sabotaged(&Sabotage::CorruptExecutable) {
+        if self.sabotaged(&Sabotage::CorruptExecutable) {
             flip_byte(&self.main.output_path());
         }
         self.note_report(&outcome);
@@ -212,7 +212,7 @@ impl CaseRun<'_> {
             .map(|(name, r)| (name.clone(), [r.hash.body, r.hash.signature, r.hash.callees, r.hash.globals]))
             .collect();
         let mut model_parts = keys.parts.clone();
-        if self.options.sabotaged(&Sabotage::ExpectKeyChange) {
+        if self.sabotaged(&Sabotage::ExpectKeyChange) {
             for parts in model_parts.values_mut() {
                 parts.body[0] = parts.body[0].wrapping_add(self.step as u8);
             }
@@ -286,7 +286,7 @@ impl CaseRun<'_> {
         let exe = outcome.exe.clone().unwrap_or_else(|| self.main.output_path());
         let actual = self.run_exe(&exe).map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
         let mut interpreted = self.interpret().map_err(|e| self.fail(Oracle::Behaviour, intent, action, e))?;
-        if self.options.sabotaged(&Sabotage::WrongInterpreter) {
+        if self.sabotaged(&Sabotage::WrongInterpreter) {
             interpreted.stdout.extend_from_slice(b"42\n");
         }
         compare_behaviour(&actual, &interpreted).map_err(|diff| {
@@ -302,7 +302,7 @@ impl CaseRun<'_> {
             let Some(mut c_source) = render_c(&self.model, &title) else {
                 return Err(self.fail(Oracle::Behaviour, intent, action, "the model has no C translation".to_string()));
             };
-            if self.options.sabotaged(&Sabotage::WrongCTranslation) {
+            if self.sabotaged(&Sabotage::WrongCTranslation) {
                 c_source = c_source.replace("int main(void) {\n", "int main(void) {\n    lks_print(42);\n");
             }
             let scratch = self.scratch.join("c");
@@ -389,7 +389,7 @@ impl CaseRun<'_> {
             _ => "a guided schedule".to_string(),
         };
         let outcome = self.fuzzed.build(&self.config, &extras);
-        if self.options.sabotaged(&Sabotage::CorruptFuzzed) {
+        if self.sabotaged(&Sabotage::CorruptFuzzed) {
             flip_byte(&self.fuzzed.output_path());
         }
         let (recorded, preemptions) = (outcome.report.schedule.clone(), outcome.report.preemptions);
@@ -419,7 +419,7 @@ impl CaseRun<'_> {
     fn check_verify_cache(&mut self, intent: Option<usize>, action: &str) -> Result<(), Failure> {
         self.stats.check(Oracle::VerifyCache);
         self.stats.builds += 1;
-        if self.options.sabotaged(&Sabotage::ForgeCacheEntries) {
+        if self.sabotaged(&Sabotage::ForgeCacheEntries) {
             forge_object_entries(&self.main.cache_dir());
         }
         let extras = BuildExtras { verify_cache: true, ..BuildExtras::default() };
