@@ -444,6 +444,16 @@ impl<'a> Gen<'a> {
     /// Decides the module graph and every item's name, type and signature, before any body exists, so bodies
     /// can refer to anything they may see.
     fn plan(&mut self) {
+        let names = self.plan_module_names();
+        let imports = self.plan_imports(names.len());
+        let n = names.len();
+        for (i, (name, imports)) in names.into_iter().zip(imports).enumerate() {
+            self.plan_module(name, imports, i == n - 1);
+        }
+    }
+
+    /// The modules' names (their count drawn first), `main` last.
+    fn plan_module_names(&mut self) -> Vec<String> {
         let cfg = self.cfg;
         let max_mods = cfg.modules.max(1);
         let n =
@@ -459,7 +469,13 @@ impl<'a> Gen<'a> {
         self.rng.shuffle(&mut pool);
         let mut names: Vec<String> = pool.into_iter().take(n - 1).collect();
         names.push("main".to_string());
+        names
+    }
 
+    /// Each module's imports: only modules with a smaller index, and the root imports every module that
+    /// nobody else does, so all are reachable from `main`.
+    fn plan_imports(&mut self, n: usize) -> Vec<Vec<usize>> {
+        let cfg = self.cfg;
         let mut imports: Vec<Vec<usize>> = Vec::new();
         let mut imported = vec![false; n];
         for i in 0..n {
@@ -479,7 +495,6 @@ impl<'a> Gen<'a> {
                 }
             }
             if i == n - 1 {
-                // Every module must be reachable from `main`, so the root imports each module nobody imports.
                 for (j, was) in imported.iter().enumerate().take(n - 1) {
                     if !was && !set.contains(&j) {
                         set.insert(j);
@@ -493,70 +508,71 @@ impl<'a> Gen<'a> {
             self.rng.shuffle(&mut list);
             imports.push(list);
         }
+        imports
+    }
 
-        for (i, (name, imports)) in names.into_iter().zip(imports).enumerate() {
-            let is_main = i == n - 1;
-            let nf = self.count(cfg.functions_per_module, true);
-            let nc = self.count(cfg.consts_per_module, false);
-            let ng = self.count(cfg.globals_per_module, false);
-            let consts = (0..nc)
-                .map(|k| {
-                    let ty = if self.rng.chance(1, 5) { Ty::Bool } else { Ty::I64 };
-                    let word = if ty == Ty::Bool { "FLAG" } else { *self.rng.pick(CONST_WORDS) };
-                    let is_pub = self.rng.chance(2, 3);
-                    GenConst { name: format!("{word}{k}"), is_pub, ty, value: Val::I(0), expr: Expr::int(0) }
-                })
-                .collect();
-            let globals = (0..ng)
-                .map(|k| {
-                    let ty = if self.rng.chance(1, 4) { Ty::Bool } else { Ty::I64 };
-                    let words = if ty == Ty::Bool { BOOL_GLOBAL_WORDS } else { GLOBAL_WORDS };
-                    let name = format!("{}{k}", self.rng.pick(words));
-                    GenGlobal { name, is_pub: self.rng.chance(2, 3), ty, init: None }
-                })
-                .collect();
-            let fns = (0..nf)
-                .map(|k| {
-                    let rec_depth = if self.rng.chance(1, 6) {
-                        Some(self.rng.range(1, cfg.max_recursion_depth.max(1)))
-                    } else {
-                        None
-                    };
-                    let mut params = Vec::new();
-                    if rec_depth.is_some() {
-                        params.push(("depth".to_string(), Ty::I64));
-                    }
-                    for p in 0..self.rng.range_usize(0, cfg.max_params) {
-                        let ty = if self.rng.chance(1, 5) { Ty::Bool } else { Ty::I64 };
-                        params.push((format!("{}{p}", self.rng.pick(PARAM_WORDS)), ty));
-                    }
-                    let ret = self.weighted(&[(6, Some(Ty::I64)), (2, Some(Ty::Bool)), (2, None)]);
-                    let discarded = ret.is_some() && self.rng.chance(1, 5);
-                    GenFn {
-                        name: format!("{}{k}", self.rng.pick(FN_WORDS)),
-                        is_pub: self.rng.chance(2, 3),
-                        params,
-                        ret,
-                        rec_depth,
-                        body: None,
-                        cost: 0,
-                        prints: 0,
-                        touches: BTreeSet::new(),
-                        discarded,
-                    }
-                })
-                .collect();
-            let main_ret = if is_main { Some(if self.rng.chance(4, 5) { Some(Ty::I64) } else { None }) } else { None };
-            self.mods.push(GenModule {
-                name,
-                imports,
-                consts,
-                globals,
-                fns,
-                main_ret,
-                main_body: None,
-                layout: Vec::new(),
-            });
+    /// One module's consts, globals and function signatures (bodies come later).
+    fn plan_module(&mut self, name: String, imports: Vec<usize>, is_main: bool) {
+        let cfg = self.cfg;
+        let nf = self.count(cfg.functions_per_module, true);
+        let nc = self.count(cfg.consts_per_module, false);
+        let ng = self.count(cfg.globals_per_module, false);
+        let consts = (0..nc)
+            .map(|k| {
+                let ty = if self.rng.chance(1, 5) { Ty::Bool } else { Ty::I64 };
+                let word = if ty == Ty::Bool { "FLAG" } else { *self.rng.pick(CONST_WORDS) };
+                let is_pub = self.rng.chance(2, 3);
+                GenConst { name: format!("{word}{k}"), is_pub, ty, value: Val::I(0), expr: Expr::int(0) }
+            })
+            .collect();
+        let globals = (0..ng)
+            .map(|k| {
+                let ty = if self.rng.chance(1, 4) { Ty::Bool } else { Ty::I64 };
+                let words = if ty == Ty::Bool { BOOL_GLOBAL_WORDS } else { GLOBAL_WORDS };
+                let name = format!("{}{k}", self.rng.pick(words));
+                GenGlobal { name, is_pub: self.rng.chance(2, 3), ty, init: None }
+            })
+            .collect();
+        let fns = (0..nf).map(|k| self.plan_fn(k)).collect();
+        let main_ret = if is_main { Some(if self.rng.chance(4, 5) { Some(Ty::I64) } else { None }) } else { None };
+        self.mods.push(GenModule {
+            name,
+            imports,
+            consts,
+            globals,
+            fns,
+            main_ret,
+            main_body: None,
+            layout: Vec::new(),
+        });
+    }
+
+    /// The `k`-th function's signature and traits.
+    fn plan_fn(&mut self, k: usize) -> GenFn {
+        let cfg = self.cfg;
+        let rec_depth =
+            if self.rng.chance(1, 6) { Some(self.rng.range(1, cfg.max_recursion_depth.max(1))) } else { None };
+        let mut params = Vec::new();
+        if rec_depth.is_some() {
+            params.push(("depth".to_string(), Ty::I64));
+        }
+        for p in 0..self.rng.range_usize(0, cfg.max_params) {
+            let ty = if self.rng.chance(1, 5) { Ty::Bool } else { Ty::I64 };
+            params.push((format!("{}{p}", self.rng.pick(PARAM_WORDS)), ty));
+        }
+        let ret = self.weighted(&[(6, Some(Ty::I64)), (2, Some(Ty::Bool)), (2, None)]);
+        let discarded = ret.is_some() && self.rng.chance(1, 5);
+        GenFn {
+            name: format!("{}{k}", self.rng.pick(FN_WORDS)),
+            is_pub: self.rng.chance(2, 3),
+            params,
+            ret,
+            rec_depth,
+            body: None,
+            cost: 0,
+            prints: 0,
+            touches: BTreeSet::new(),
+            discarded,
         }
     }
 
