@@ -10,6 +10,8 @@
 //! - [`driver`]: a whole build, from a project directory to an executable.
 
 pub mod diagnostic;
+/// The bug zoo's switches (planted defects, compiled away without the `bug-zoo` feature).
+pub use lockstep_scheduler::bug_zoo;
 pub mod driver;
 pub mod engine;
 pub mod exec;

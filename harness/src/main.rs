@@ -3,15 +3,17 @@
 //! (`replay` runs a repro file again).
 
 use clap::{Parser, Subcommand, ValueEnum};
+use lockstep_core::bug_zoo::{self, Bug};
 use lockstep_core::diagnostic::DiagnosticStyle;
 use lockstep_core::driver::{self, BuildOptions, Scheduling};
 use lockstep_core::engine::cache::{parse_size, ArtifactCache};
 use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
 use lockstep_core::llvm::OptLevel;
-use lockstep_harness::verify::case::{self, Size};
-use lockstep_harness::verify::repro::Repro;
+use lockstep_harness::verify::case::Size;
+use lockstep_harness::verify::repro::{self, Replayed, Repro};
 use lockstep_harness::verify::runner::{self, VerifyOptions};
+use lockstep_harness::verify::zoo;
 use lockstep_scheduler::fuzz::Strategy;
 use lockstep_scheduler::parallelism::Parallelism;
 use std::path::PathBuf;
@@ -109,6 +111,15 @@ struct VerifyArgs {
     /// Seconds allowed for shrinking a failure.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     shrink_time: u64,
+    /// Plant a bug of the bug zoo for the run (a build with `--features bug-zoo`).
+    #[arg(long, value_name = "NAME", conflicts_with = "zoo")]
+    inject_bug: Option<String>,
+    /// List the bug zoo's bugs, one line each, and exit.
+    #[arg(long)]
+    list_bugs: bool,
+    /// Run verify once per zoo bug (the time limit is each bug's budget) and print what was caught.
+    #[arg(long)]
+    zoo: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -346,17 +357,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// The running `lockstep` binary (verify's fault steps run it as a child) and a scratch directory.
+fn binary_and_scratch(prefix: &str) -> Result<(PathBuf, tempfile::TempDir), String> {
+    let lockstep = std::env::current_exe().map_err(|e| format!("error: cannot find the lockstep binary: {e}"))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| format!("error: cannot make a scratch directory: {e}"))?;
+    Ok((lockstep, scratch))
+}
+
+fn list_bugs() -> ExitCode {
+    for bug in Bug::ALL {
+        println!("{:<28} {:<22} {}", bug.name(), bug.class().name(), bug.description());
+    }
+    if !bug_zoo::ENABLED {
+        println!("(this lockstep was built without the zoo: build with `--features bug-zoo` to plant them)");
+    }
+    ExitCode::SUCCESS
+}
+
 fn verify_command(args: &VerifyArgs) -> ExitCode {
+    if args.list_bugs {
+        return list_bugs();
+    }
     if args.jobs == 0 {
         return fail("error: -j needs at least 1 worker");
     }
-    let lockstep = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return fail(format!("error: cannot find the lockstep binary: {e}")),
+    let bug = match args.inject_bug.as_deref().map(|name| (name, Bug::from_name(name))) {
+        None => None,
+        Some((_, Some(bug))) => Some(bug),
+        Some((name, None)) => {
+            return fail(format!("error: --inject-bug {name}: no such bug (`lockstep verify --list-bugs` lists them)"))
+        }
     };
-    let scratch = match tempfile::Builder::new().prefix("lockstep-verify-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return fail(format!("error: cannot make a scratch directory: {e}")),
+    if (bug.is_some() || args.zoo) && !bug_zoo::ENABLED {
+        return fail(
+            "error: this lockstep was built without the bug zoo; build it with `cargo build --release --features bug-zoo`",
+        );
+    }
+    let (lockstep, scratch) = match binary_and_scratch("lockstep-verify-") {
+        Ok(found) => found,
+        Err(e) => return fail(e),
     };
     let options = VerifyOptions {
         dir: args.dir.clone(),
@@ -375,8 +417,12 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
         scratch: scratch.path().to_path_buf(),
         lockstep,
         shrink_budget: Duration::from_secs(args.shrink_time),
-        progress: true,
+        progress: !args.zoo,
+        bug,
     };
+    if args.zoo {
+        return zoo_command(&options, args.json.as_deref());
+    }
     let summary = match runner::verify(&options) {
         Ok(summary) => summary,
         Err(e) => return fail(e),
@@ -396,6 +442,32 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
     }
 }
 
+fn zoo_command(options: &VerifyOptions, json: Option<&std::path::Path>) -> ExitCode {
+    let report = zoo::run_zoo(options, Bug::ALL, |entry| {
+        let verdict = match &entry.caught {
+            Some(c) => format!("caught by {} after {:.1}s", c.oracle, c.detected_after.as_secs_f64()),
+            None => format!("MISSED in {} steps", entry.steps),
+        };
+        eprintln!("zoo: {}: {verdict}", entry.bug);
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return fail(e),
+    };
+    print!("{}", report.table());
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            return fail(format!("{}: error: cannot write the zoo report: {e}", path.display()));
+        }
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn replay_command(file: &std::path::Path) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
@@ -405,33 +477,27 @@ fn replay_command(file: &std::path::Path) -> ExitCode {
         Ok(repro) => repro,
         Err(e) => return fail(format!("{}: error: not a repro file: {e}", file.display())),
     };
-    let lockstep = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return fail(format!("error: cannot find the lockstep binary: {e}")),
-    };
-    let scratch = match tempfile::Builder::new().prefix("lockstep-replay-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return fail(format!("error: cannot make a scratch directory: {e}")),
-    };
-    let mut options = case::Options::new(lockstep, scratch.path().to_path_buf());
-    options.guide = repro.guide.clone();
-    let outcome = match case::run_case(&repro.case, &options) {
-        Ok(outcome) => outcome,
+    let (lockstep, scratch) = match binary_and_scratch("lockstep-replay-") {
+        Ok(found) => found,
         Err(e) => return fail(e),
     };
-    for line in &outcome.trace {
+    let (verdict, trace) = match repro::replay(&repro, lockstep, scratch.path().to_path_buf()) {
+        Ok(replayed) => replayed,
+        Err(e) => return fail(format!("{}: error: {e}", file.display())),
+    };
+    for line in &trace {
         println!("{line}");
     }
-    match outcome.failure {
-        Some(failure) if failure.oracle == repro.oracle => {
+    match verdict {
+        Replayed::Reproduced(failure) => {
             println!("reproduced: {failure}");
             ExitCode::from(1)
         }
-        Some(failure) => {
+        Replayed::FailedDifferently(failure) => {
             println!("failed, but not as recorded (`{}` at step {}): {failure}", repro.oracle, repro.step);
             ExitCode::from(1)
         }
-        None => {
+        Replayed::Passed => {
             println!("passed: the recorded failure (`{}` at step {}) is gone", repro.oracle, repro.step);
             ExitCode::SUCCESS
         }

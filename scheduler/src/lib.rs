@@ -11,9 +11,11 @@
 //!   where the thread is joined".
 //! - [`clock`]: [`clock::Stopwatch`], wall-clock timing for reports only, never for output bytes.
 //! - [`parallelism`]: how many codegen workers to run and the jobserver token discipline.
+//! - [`bug_zoo`]: planted defects for measuring the harness, compiled away without `bug-zoo`.
 //! - [`fuzz`]: the deterministic fuzzed scheduler's decision seam ([`fuzz::Chooser`]), its strategies
 //!   (random, PCT, replay), recorded [`fuzz::Schedule`]s and schedule shrinking.
 
+pub mod bug_zoo;
 pub mod clock;
 pub mod fuzz;
 pub mod parallelism;

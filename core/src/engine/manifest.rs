@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 8;
+const MANIFEST_VERSION: u32 = 9;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -85,10 +85,17 @@ impl Manifest {
 
     /// Loads a manifest; anything unreadable is as good as none. It is
     /// postcard, not JSON: a no-op build reads it, and for 2000 functions
-    /// JSON parsing alone cost more than hashing every source file.
+    /// JSON parsing alone cost more than hashing every source file. A
+    /// BLAKE3 checksum follows the encoding: a flipped byte that still
+    /// decodes would otherwise hand wrong recorded hashes to every later
+    /// build of an unchanged module.
     pub fn load(path: &Path) -> Option<Manifest> {
         let bytes = std::fs::read(path).ok()?;
-        let manifest: Manifest = postcard::from_bytes(&bytes).ok()?;
+        let (encoded, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+        if blake3::hash(encoded).as_bytes() != checksum {
+            return None;
+        }
+        let manifest: Manifest = postcard::from_bytes(encoded).ok()?;
         (manifest.version == MANIFEST_VERSION).then_some(manifest)
     }
 
@@ -117,7 +124,9 @@ impl Manifest {
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let bytes = postcard::to_stdvec(self).map_err(std::io::Error::other)?;
+        let mut bytes = postcard::to_stdvec(self).map_err(std::io::Error::other)?;
+        let checksum = blake3::hash(&bytes);
+        bytes.extend_from_slice(checksum.as_bytes());
         write_atomic(path, &bytes)
     }
 

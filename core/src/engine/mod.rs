@@ -40,6 +40,7 @@ pub mod session;
 
 use crate::mir::{self, EntryPoint, GlobalDef, Signature, Symbol, Ty, Visibility};
 use hash::ContentHash;
+use lockstep_scheduler::bug_zoo::{self, Bug};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the engine needs to know about one function, before any IR exists.
@@ -148,8 +149,10 @@ impl<'a> ProgramIndex<'a> {
             f.visibility,
             &f.signature,
             f.body,
-            f.callees.iter().map(|c| self.callee_view(c)),
-            f.globals.iter().map(|g| (g, self.global_type(g).unwrap_or(Ty::I64))),
+            f.callees.iter().filter(|_| !bug_zoo::active(Bug::CalleeSignaturesUnhashed)).map(|c| self.callee_view(c)),
+            f.globals.iter().map(|g| {
+                (g, self.global_type(g).filter(|_| !bug_zoo::active(Bug::GlobalTypesUnhashed)).unwrap_or(Ty::I64))
+            }),
         )
     }
 }

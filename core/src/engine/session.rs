@@ -14,6 +14,7 @@ use crate::engine::{FrontEnd, FunctionFacts, ProgramIndex};
 use crate::exec::{self, CodegenStage, ExecMode, LinkStage, NodeId, Plan, Stage};
 use crate::link::Linker;
 use crate::mir::{self, CodegenUnit, EntryPoint, GlobalDef, Symbol};
+use lockstep_scheduler::bug_zoo::{self, Bug};
 use lockstep_scheduler::sync::thread;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -239,7 +240,11 @@ fn unit_key(
     ir: &[ContentHash],
 ) -> ContentHash {
     let mut h = StableHasher::new("lockstep.object");
-    h.str(compiler_fingerprint()).str(backend).serialized(config).str(unit).serialized(&globals);
+    h.str(compiler_fingerprint()).str(backend);
+    if !bug_zoo::active(Bug::ObjectKeyIgnoresConfig) {
+        h.serialized(config);
+    }
+    h.str(unit).serialized(&globals);
     for i in ir {
         h.hash(i);
     }
@@ -329,10 +334,145 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let backend_id = backends.identity();
     let mut report = BuildReport { status: "ok", cgu: options.cgu.name(), ..BuildReport::default() };
 
-    // Content hashes. A module whose front-end key is the one the previous
-    // build recorded keeps that build's hashes and callee views
-    // (`FrontEnd::module_key`): in an edit build, that is every module but
-    // the edited one. The rest are computed; verifying computes them all.
+    let hashes = hash_functions(frontend, previous, options.verify_cache, &mut report);
+    if !report.failed.is_empty() {
+        return SessionResult { report, succeeded: false };
+    }
+    let HashedFunctions { module_keys, functions, weights } = hashes;
+    report.functions = functions.iter().filter(|f| !f.is_init).count();
+    let units = group_into_units(program, &functions, &options);
+    let entry_key = StableHasher::new("lockstep.entry")
+        .str(compiler_fingerprint())
+        .str(&backend_id)
+        .serialized(&config)
+        .serialized(&program.entry)
+        .finish();
+    let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
+    let layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
+
+    // Link inputs live in `WORK/objects`, each named by the hash of its
+    // bytes: written once, never changed, so builds (concurrent ones too,
+    // of any configuration) share them, and an edit writes one new file
+    // instead of restaging every object (creating files is what costs on
+    // an ordinary disk). Without a link (a cross target), the objects are
+    // the result and go to the output directory, by module name.
+    let (staging, named) =
+        if options.link { (options.work_dir.join("objects"), false) } else { (options.output.clone(), true) };
+    if let Err(e) = std::fs::create_dir_all(&staging) {
+        report.status = "failed";
+        report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", staging.display())));
+        return SessionResult { report, succeeded: false };
+    }
+    let shortcut_dir = staging.clone();
+    let codegen_stage = CodegenWork {
+        frontend,
+        backends,
+        cache,
+        config: &config,
+        backend_id: &backend_id,
+        functions: &functions,
+        units: &units,
+        pack_keys,
+        node_unit: layout.unit_nodes.iter().enumerate().map(|(u, n)| (*n, u)).collect(),
+        entry_node: layout.entry_codegen,
+        entry: &program.entry,
+        entry_key,
+        verify: options.verify_cache,
+        previous_packs: previous.map(|m| m.ir_packs.clone()).unwrap_or_default(),
+        previous_units: previous.map(|m| m.units.clone()).unwrap_or_default(),
+        // Verifying recompiles every hit; LTO needs the bitcode itself; a
+        // cross build writes the objects out by name.
+        shortcut_staging: (!options.verify_cache && !options.lto && !named).then_some(shortcut_dir.as_path()),
+    };
+    let mut link_stage = LinkWork {
+        backends,
+        backend: None,
+        cache,
+        config: &config,
+        backend_id: &backend_id,
+        cgu: options.cgu,
+        modules: layout.module_links.clone(),
+        module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
+        entry_link: layout.entry_link,
+        final_link: layout.final_link,
+        staging,
+        named,
+        linker: &options.linker,
+        output: options.output.clone(),
+        lto: options.lto,
+        previous_link: previous.map(|m| (m.link_key, m.output)),
+    };
+    // The manifest's tables need only the hashes, so on threads they are
+    // built beside the pipeline, mostly while the system linker runs.
+    let wants_tables = options.link || options.explain.is_some();
+    let tables = || wants_tables.then(|| manifest_tables(program, &functions));
+    let (outcome, tables) = match options.mode {
+        mode @ ExecMode::Threads(_) => thread::scope(|scope| {
+            let beside = scope.spawn(tables);
+            let outcome = exec::execute(&layout.plan, &codegen_stage, &mut link_stage, mode);
+            (outcome, beside.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        }),
+        mode => (exec::execute(&layout.plan, &codegen_stage, &mut link_stage, mode), tables()),
+    };
+
+    let mut manifest = Manifest::new();
+    if let Some(tables) = tables {
+        (manifest.functions, manifest.globals) = tables;
+    }
+    let built = BuiltUnits::read(&outcome, &layout, &units, &functions, previous, &mut report);
+    if let Some(symbol) = &options.explain {
+        let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
+        report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| built.ir_hit[i])));
+    }
+    report_failures(&mut report, &outcome, &layout, &units);
+    if let Some(Some(Artifact::Linked { link_key, written })) = layout.final_link.map(|n| &outcome.outputs[n.index()]) {
+        report.relinked = written.is_some();
+        manifest.link_key = *link_key;
+        manifest.output = written.or(previous.map(|m| m.output)).unwrap_or_default();
+    }
+    let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());
+    report.output = Some(output_abs.display().to_string());
+    if !report.failed.is_empty() || !outcome.skipped.is_empty() {
+        report.status = "failed";
+        return SessionResult { report, succeeded: false };
+    }
+
+    // Record what the next build needs.
+    manifest.inputs = options.inputs;
+    manifest.module_keys = module_keys;
+    manifest.ir_packs = built.ir_packs;
+    manifest.units = built.records;
+    manifest.function_count = report.functions;
+    manifest.unit_count = units.len();
+    if options.link {
+        if let Err(e) = manifest.save(&options.manifest_path) {
+            report.cache_problems.push(format!("saving the build manifest: {e}"));
+        }
+    }
+    SessionResult { report, succeeded: true }
+}
+
+/// Every function's content hash and view, in build order.
+struct HashedFunctions<'a> {
+    /// The front end's module keys, for the manifest.
+    module_keys: Vec<(String, ContentHash)>,
+    functions: Vec<FunctionEntry<'a>>,
+    /// Each function's codegen weight (at least 1).
+    weights: Vec<u64>,
+}
+
+/// The content hashes. A module whose front-end key is the one the previous
+/// build recorded keeps that build's hashes and callee views
+/// (`FrontEnd::module_key`): in an edit build, that is every module but the
+/// edited one. The rest are computed; verifying computes them all and fails
+/// (in `report`) on any recorded hash that differs from a fresh one.
+fn hash_functions<'a, F: FrontEnd>(
+    frontend: &'a F,
+    previous: Option<&Manifest>,
+    verify: bool,
+    report: &mut BuildReport,
+) -> HashedFunctions<'a> {
+    let program = frontend.facts();
     let mut module_keys = Vec::new();
     let mut recorded: Vec<Option<&FunctionRecord>> = Vec::new();
     for (m, module) in program.modules.iter().enumerate() {
@@ -345,7 +485,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             recorded.push(known.and_then(|p| p.function(&facts.symbol.to_string())));
         }
     }
-    let verify = options.verify_cache;
     let views: Vec<ContentHash> = program
         .all_functions()
         .zip(&recorded)
@@ -372,16 +511,19 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         functions.push(FunctionEntry { symbol: &facts.symbol, is_init: facts.symbol.is_init(), hash, view });
         weights.push(facts.weight.max(1));
     }
-    if !report.failed.is_empty() {
-        return SessionResult { report, succeeded: false };
-    }
-    report.functions = functions.iter().filter(|f| !f.is_init).count();
+    HashedFunctions { module_keys, functions, weights }
+}
 
-    // The units.
+/// Groups each module's functions into codegen units as `--cgu` says.
+/// Functions are numbered module by module, the initialiser first.
+fn group_into_units(
+    program: &crate::engine::ProgramFacts,
+    functions: &[FunctionEntry],
+    options: &SessionOptions,
+) -> Vec<UnitPlan> {
     let mut units: Vec<UnitPlan> = Vec::new();
     let mut module_start = 0;
     for (module_index, module) in program.modules.iter().enumerate() {
-        // Functions are numbered module by module, the initialiser first.
         let init = module_start;
         let members: Vec<usize> = (init + 1..=init + module.functions.len()).collect();
         module_start += 1 + module.functions.len();
@@ -405,27 +547,42 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             units.push(UnitPlan { name, module: module_index, globals, functions: members, faulted });
         }
     }
-    let entry_key = StableHasher::new("lockstep.entry")
-        .str(compiler_fingerprint())
-        .str(&backend_id)
-        .serialized(&config)
-        .serialized(&program.entry)
-        .finish();
+    units
+}
 
-    // The plan: a codegen step per unit (most expensive first), then the
-    // ordered link queue: each module's object, the entry, the program. A
-    // unit whose members are the previous build's (its pack key is the one
-    // recorded) will most likely take the unchanged-unit shortcut and cost
-    // next to nothing, so the units an edit touched start first. Only on
-    // threads: under the fuzzed scheduler, costs order the candidates a seed
-    // chooses from, and a seed must give the same schedule whatever the
-    // cache holds.
-    let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
+/// The plan of a build and where its steps are.
+struct PlanLayout {
+    plan: Plan,
+    /// One codegen step per unit, in unit order.
+    unit_nodes: Vec<NodeId>,
+    entry_codegen: NodeId,
+    /// Each module's link step, with the module's position.
+    module_links: BTreeMap<NodeId, usize>,
+    entry_link: NodeId,
+    final_link: Option<NodeId>,
+}
+
+/// The plan: a codegen step per unit (most expensive first), then the
+/// ordered link queue: each module's object, the entry, the program. A unit
+/// whose members are the previous build's (its pack key is the one
+/// recorded) will most likely take the unchanged-unit shortcut and cost
+/// next to nothing, so the units an edit touched start first. Only on
+/// threads: under the fuzzed scheduler, costs order the candidates a seed
+/// chooses from, and a seed must give the same schedule whatever the cache
+/// holds.
+fn lay_out_plan(
+    program: &crate::engine::ProgramFacts,
+    units: &[UnitPlan],
+    pack_keys: &[ContentHash],
+    weights: &[u64],
+    options: &SessionOptions,
+    previous: Option<&Manifest>,
+) -> PlanLayout {
     let recorded_units = previous.filter(|_| matches!(options.mode, ExecMode::Threads(_))).map(|m| &m.units);
     let mut plan = Plan::new();
     let unit_nodes: Vec<NodeId> = units
         .iter()
-        .zip(&pack_keys)
+        .zip(pack_keys)
         .map(|(u, pack)| {
             let unchanged = recorded_units.and_then(|r| r.get(&u.name)).is_some_and(|r| r.ir_pack == *pack);
             let weight = if unchanged { 1 } else { u.functions.iter().map(|&i| weights[i]).sum() };
@@ -444,82 +601,35 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let entry_link = plan.add(format!("{ENTRY_UNIT}.o"), Stage::Link, 1, &[entry_codegen]);
     link_nodes.push(entry_link);
     let final_link = options.link.then(|| plan.add(PROGRAM_NODE, Stage::Link, 1, &link_nodes));
+    PlanLayout { plan, unit_nodes, entry_codegen, module_links, entry_link, final_link }
+}
 
-    // Link inputs live in `WORK/objects`, each named by the hash of its
-    // bytes: written once, never changed, so builds (concurrent ones too,
-    // of any configuration) share them, and an edit writes one new file
-    // instead of restaging every object (creating files is what costs on
-    // an ordinary disk). Without a link (a cross target), the objects are
-    // the result and go to the output directory, by module name.
-    let (staging, named) =
-        if options.link { (options.work_dir.join("objects"), false) } else { (options.output.clone(), true) };
-    if let Err(e) = std::fs::create_dir_all(&staging) {
-        report.status = "failed";
-        report.failed.push(failure(None, None, format!("{}: cannot create a directory: {e}", staging.display())));
-        return SessionResult { report, succeeded: false };
-    }
-    let shortcut_dir = staging.clone();
-    let codegen_stage = CodegenWork {
-        frontend,
-        backends,
-        cache,
-        config: &config,
-        backend_id: &backend_id,
-        functions: &functions,
-        units: &units,
-        pack_keys,
-        node_unit: unit_nodes.iter().enumerate().map(|(u, n)| (*n, u)).collect(),
-        entry_node: entry_codegen,
-        entry: &program.entry,
-        entry_key,
-        verify: options.verify_cache,
-        previous_packs: previous.map(|m| m.ir_packs.clone()).unwrap_or_default(),
-        previous_units: previous.map(|m| m.units.clone()).unwrap_or_default(),
-        // Verifying recompiles every hit; LTO needs the bitcode itself; a
-        // cross build writes the objects out by name.
-        shortcut_staging: (!options.verify_cache && !options.lto && !named).then_some(shortcut_dir.as_path()),
-    };
-    let mut link_stage = LinkWork {
-        backends,
-        backend: None,
-        cache,
-        config: &config,
-        backend_id: &backend_id,
-        cgu: options.cgu,
-        modules: module_links,
-        module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
-        entry_link,
-        final_link,
-        staging,
-        named,
-        linker: &options.linker,
-        output: options.output.clone(),
-        lto: options.lto,
-        previous_link: previous.map(|m| (m.link_key, m.output)),
-    };
-    // The manifest's tables need only the hashes, so on threads they are
-    // built beside the pipeline, mostly while the system linker runs.
-    let wants_tables = options.link || options.explain.is_some();
-    let tables = || wants_tables.then(|| manifest_tables(program, &functions));
-    let (outcome, tables) = match options.mode {
-        mode @ ExecMode::Threads(_) => thread::scope(|scope| {
-            let beside = scope.spawn(tables);
-            let outcome = exec::execute(&plan, &codegen_stage, &mut link_stage, mode);
-            (outcome, beside.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        }),
-        mode => (exec::execute(&plan, &codegen_stage, &mut link_stage, mode), tables()),
-    };
+/// What the codegen steps found and made, read into the report and into the
+/// manifest's unit records.
+struct BuiltUnits {
+    /// Per function: whether Layer 1 had its IR (`None`: its unit did not run).
+    ir_hit: Vec<Option<bool>>,
+    ir_packs: BTreeMap<String, Vec<ContentHash>>,
+    records: BTreeMap<String, UnitRecord>,
+}
 
-    // The report, from what every step returned.
-    report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
-    report.preemptions = outcome.schedule.as_ref().map(|_| outcome.stats.preemptions);
-    let mut ir_hit = vec![None; functions.len()];
-    let mut ir_packs = BTreeMap::new();
-    let mut unit_records = BTreeMap::new();
-    for (u, node) in unit_nodes.iter().enumerate() {
-        if let Some(Artifact::Unit(out)) = &outcome.outputs[node.index()] {
+impl BuiltUnits {
+    fn read(
+        outcome: &exec::ExecOutcome<Artifact, String>,
+        layout: &PlanLayout,
+        units: &[UnitPlan],
+        functions: &[FunctionEntry],
+        previous: Option<&Manifest>,
+        report: &mut BuildReport,
+    ) -> BuiltUnits {
+        report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
+        report.preemptions = outcome.schedule.as_ref().map(|_| outcome.stats.preemptions);
+        let mut built =
+            BuiltUnits { ir_hit: vec![None; functions.len()], ir_packs: BTreeMap::new(), records: BTreeMap::new() };
+        for (u, node) in layout.unit_nodes.iter().enumerate() {
+            let Some(Artifact::Unit(out)) = &outcome.outputs[node.index()] else { continue };
             for &(f, hit) in &out.ir_lookups {
-                ir_hit[f] = Some(hit);
+                built.ir_hit[f] = Some(hit);
             }
             if out.object_hit {
                 report.objects.hits += 1;
@@ -532,48 +642,51 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             if let Some(old) = previous.and_then(|m| m.ir_packs.get(&units[u].name)) {
                 history.extend(old.iter().filter(|k| **k != out.ir_pack).take(manifest::PACK_HISTORY - 1));
             }
-            ir_packs.insert(units[u].name.clone(), history);
+            built.ir_packs.insert(units[u].name.clone(), history);
             let record = UnitRecord {
                 ir_pack: out.ir_pack,
                 ir_hashes: out.ir_hashes.clone(),
                 object_key: out.key,
                 object_hash: out.object_hash,
             };
-            unit_records.insert(units[u].name.clone(), record);
+            built.records.insert(units[u].name.clone(), record);
         }
-    }
-    for (f, hit) in functions.iter().zip(&ir_hit) {
-        match (hit, f.is_init) {
-            (Some(true), false) => report.ir.hits += 1,
-            (Some(false), false) => {
-                report.ir.misses += 1;
-                report.recompiled_functions.push(f.symbol.to_string());
+        for (f, hit) in functions.iter().zip(&built.ir_hit) {
+            match (hit, f.is_init) {
+                (Some(true), false) => report.ir.hits += 1,
+                (Some(false), false) => {
+                    report.ir.misses += 1;
+                    report.recompiled_functions.push(f.symbol.to_string());
+                }
+                (Some(false), true) => report.recompiled_initializers.push(f.symbol.module.clone()),
+                _ => {}
             }
-            (Some(false), true) => report.recompiled_initializers.push(f.symbol.module.clone()),
-            _ => {}
         }
+        report.recompiled_functions.sort();
+        report.recompiled_initializers.sort();
+        report.codegened_units.sort();
+        report.cache_problems.sort();
+        built
     }
-    report.recompiled_functions.sort();
-    report.recompiled_initializers.sort();
-    report.codegened_units.sort();
-    report.cache_problems.sort();
-    let mut manifest = Manifest::new();
-    if let Some(tables) = tables {
-        (manifest.functions, manifest.globals) = tables;
-    }
-    if let Some(symbol) = &options.explain {
-        let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
-        report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| ir_hit[i])));
-    }
+}
+
+/// Failed and skipped steps, and a schedule replay that diverged, into the
+/// report.
+fn report_failures(
+    report: &mut BuildReport,
+    outcome: &exec::ExecOutcome<Artifact, String>,
+    layout: &PlanLayout,
+    units: &[UnitPlan],
+) {
     for (node, error) in &outcome.failed {
-        let label = plan.label(*node).to_string();
-        let (function, unit) = match codegen_stage.node_unit.get(node) {
-            Some(&u) => (units[u].faulted.as_ref().map(|s| s.to_string()), Some(units[u].name.clone())),
+        let label = layout.plan.label(*node).to_string();
+        let (function, unit) = match layout.unit_nodes.iter().position(|n| n == node) {
+            Some(u) => (units[u].faulted.as_ref().map(|s| s.to_string()), Some(units[u].name.clone())),
             None => (None, Some(label)),
         };
         report.failed.push(failure(function, unit, error.clone()));
     }
-    report.skipped = outcome.skipped.iter().map(|n| plan.label(*n).to_string()).collect();
+    report.skipped = outcome.skipped.iter().map(|n| layout.plan.label(*n).to_string()).collect();
     report.skipped.sort();
     if let Some(divergence) = &outcome.replay_divergence {
         // The build itself finished (with default choices from there on),
@@ -584,31 +697,6 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
             format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
         ));
     }
-    if let Some(Some(Artifact::Linked { link_key, written })) = final_link.map(|n| &outcome.outputs[n.index()]) {
-        report.relinked = written.is_some();
-        manifest.link_key = *link_key;
-        manifest.output = written.or(previous.map(|m| m.output)).unwrap_or_default();
-    }
-    let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());
-    report.output = Some(output_abs.display().to_string());
-    if !report.failed.is_empty() || !outcome.skipped.is_empty() {
-        report.status = "failed";
-        return SessionResult { report, succeeded: false };
-    }
-
-    // Record what the next build needs.
-    manifest.inputs = options.inputs;
-    manifest.module_keys = module_keys;
-    manifest.ir_packs = ir_packs;
-    manifest.units = unit_records;
-    manifest.function_count = report.functions;
-    manifest.unit_count = units.len();
-    if options.link {
-        if let Err(e) = manifest.save(&options.manifest_path) {
-            report.cache_problems.push(format!("saving the build manifest: {e}"));
-        }
-    }
-    SessionResult { report, succeeded: true }
 }
 
 /// One function's IR bytes, and whether Layer 1 had them.
@@ -759,7 +847,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             return None;
         }
         let staged = staging.join(format!("{}.o", record.object_hash.hex()));
-        if !record.object_hash.matches_file(&staged) {
+        if !record.object_hash.matches_file(&staged) && !bug_zoo::active(Bug::StagedObjectUnchecked) {
             return None;
         }
         Some(UnitOutcome {
@@ -1004,12 +1092,15 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             if let Artifact::Staged { objects: o, bitcode: b, keys } = artifact {
                 objects.extend(o.iter().cloned());
                 bitcode.extend(b.iter().cloned());
-                for k in keys {
+                for k in keys.iter().filter(|_| !bug_zoo::active(Bug::LinkKeyIgnoresObjects)) {
                     link_key.hash(k);
                 }
             }
         }
         let link_key = link_key.finish();
+        if bug_zoo::active(Bug::LinkWholeStagingDir) {
+            objects = bug_zoo::files_with_extension(&self.staging, "o");
+        }
         // Nothing that reaches the link changed, and the executable on disk
         // is the one the previous build wrote: leave it alone.
         if let Some((previous_key, previous_stamp)) = self.previous_link {

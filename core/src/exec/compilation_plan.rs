@@ -11,6 +11,8 @@
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
+use lockstep_scheduler::bug_zoo::{self, Bug};
+
 use super::plan::{NodeId, Plan, Stage};
 
 /// Where one node is in its life.
@@ -215,11 +217,14 @@ impl CompilationPlan {
             self.states[dependent.index()] = NodeState::Skipped;
             self.unresolved -= 1;
             match self.link_positions[dependent.index()] {
+                Some(_) if bug_zoo::active(Bug::SkipNotAnnounced) => {}
                 Some(position) => progress.link_tickets.push((position, LinkTicket::Skip(dependent))),
                 None => self.unstarted_codegen -= 1,
             }
             progress.skipped.push(dependent);
-            to_visit.extend(self.dependents[dependent.index()].iter().rev());
+            if !bug_zoo::active(Bug::FailureNotTransitive) {
+                to_visit.extend(self.dependents[dependent.index()].iter().rev());
+            }
         }
         progress
     }

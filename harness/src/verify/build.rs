@@ -15,6 +15,8 @@ use lockstep_core::mir::Symbol;
 use lockstep_scheduler::clock::Stopwatch;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// What a build does besides its configuration: how it is scheduled and
@@ -39,8 +41,9 @@ pub struct BuildOutcome {
     /// The rendered `BuildError` (diagnostics, failed functions) when the
     /// build failed.
     pub error: Option<String>,
-    /// The panic message, when the engine panicked (a bug, never an
-    /// acceptable way to fail).
+    /// How the engine died, when it did (a bug, never an acceptable way to
+    /// fail): `panicked: MESSAGE`, or `wedged: ...` when the build gave no
+    /// result before the watchdog's deadline.
     pub panic: Option<String>,
     /// The executable, when the build succeeded.
     pub exe: Option<PathBuf>,
@@ -75,13 +78,50 @@ impl Workspace {
     }
 }
 
-/// Runs `driver::build(options)`, timing it and catching a panic.
+/// The longest in-process build seen so far, in milliseconds: the
+/// watchdog's scale.
+static LONGEST_BUILD_MS: AtomicU64 = AtomicU64::new(0);
+
+/// How long an in-process build may run before it counts as wedged: five
+/// seconds, or five times the longest build this process has seen. A small
+/// program builds in well under a second; a lost wake-up never finishes.
+fn watchdog() -> Duration {
+    let longest = Duration::from_millis(LONGEST_BUILD_MS.load(Ordering::Relaxed));
+    (longest * 5).max(Duration::from_secs(5))
+}
+
+/// Runs `driver::build(options)` on a thread of its own, timing it, catching
+/// a panic, and giving up on it after the [`watchdog`]: a build that never
+/// returns (a deadlock, a lost wake-up) must fail the run, not stall it. The
+/// wedged thread is left blocked; the workspace it holds is not used again.
 pub fn build_with_options(options: &BuildOptions) -> BuildOutcome {
     let stopwatch = Stopwatch::start();
-    // The engine's state is per build (nothing global survives a build),
-    // so observing it after a panic cannot see anything half-updated.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver::build(options)));
+    let (sender, receiver) = mpsc::channel();
+    let thread_options = options.clone();
+    let spawned = std::thread::Builder::new().name("verify-build".into()).spawn(move || {
+        // The engine's state is per build (nothing global survives a build),
+        // so observing it after a panic cannot see anything half-updated.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver::build(&thread_options)));
+        let _ = sender.send(result);
+    });
+    let deadline = watchdog();
+    let result = match spawned {
+        Err(e) => Err(format!("the build thread could not start: {e}")),
+        Ok(_) => match receiver.recv_timeout(deadline) {
+            Ok(result) => Ok(result),
+            Err(_) => Err(format!(
+                "wedged: the build gave no result within {}s (a lost wake-up or a deadlock)",
+                deadline.as_secs()
+            )),
+        },
+    };
     let elapsed = stopwatch.elapsed();
+    let result = match result {
+        Ok(result) => result,
+        // A wedged build is not a measure of how long builds take.
+        Err(death) => return died(options, death, elapsed),
+    };
+    LONGEST_BUILD_MS.fetch_max(elapsed.as_millis() as u64, Ordering::Relaxed);
     match result {
         Ok(Ok(report)) => BuildOutcome { report, error: None, panic: None, exe: Some(options.output_path()), elapsed },
         Ok(Err(error)) => BuildOutcome {
@@ -91,17 +131,19 @@ pub fn build_with_options(options: &BuildOptions) -> BuildOutcome {
             exe: None,
             elapsed,
         },
-        Err(payload) => {
-            let message = panic_message(payload.as_ref());
-            let report = BuildReport {
-                status: "failed",
-                cgu: options.cgu.name(),
-                failed: vec![Failure { function: None, unit: None, error: format!("panicked: {message}") }],
-                ..BuildReport::default()
-            };
-            BuildOutcome { report, error: None, panic: Some(message), exe: None, elapsed }
-        }
+        Err(payload) => died(options, format!("panicked: {}", panic_message(payload.as_ref())), elapsed),
     }
+}
+
+/// The outcome of a build that panicked or wedged.
+fn died(options: &BuildOptions, death: String, elapsed: Duration) -> BuildOutcome {
+    let report = BuildReport {
+        status: "failed",
+        cgu: options.cgu.name(),
+        failed: vec![Failure { function: None, unit: None, error: death.clone() }],
+        ..BuildReport::default()
+    };
+    BuildOutcome { report, error: None, panic: Some(death), exe: None, elapsed }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -19,6 +19,9 @@ use crate::verify::build::{BuildExtras, BuildOutcome};
 use crate::verify::config::BuildConfig;
 use crate::verify::process::{signal_of, CapturedChild, Waited};
 use crate::verify::workspace::Workspace;
+use lockstep_core::bug_zoo;
+use lockstep_core::driver;
+use lockstep_core::engine::manifest::Manifest;
 use lockstep_core::mir::Symbol;
 use lockstep_scheduler::fuzz::SplitMix64;
 use std::collections::BTreeSet;
@@ -115,6 +118,11 @@ fn lockstep_build(workspace: &Workspace, config: &BuildConfig, lockstep: &Path, 
     for variable in ["MAKEFLAGS", "CARGO_MAKEFLAGS", "MFLAGS"] {
         command.env_remove(variable);
     }
+    // A planted bug (`--inject-bug`) is planted in the child too.
+    match bug_zoo::current() {
+        Some(bug) => command.env(bug_zoo::ENV_VAR, bug.name()),
+        None => command.env_remove(bug_zoo::ENV_VAR),
+    };
     command
 }
 
@@ -234,19 +242,29 @@ impl fmt::Display for Damage {
 /// executable (whose file stamp the engine must notice). Sources are
 /// never touched. Returns what was done, in the order it was done.
 ///
+/// Three times in four (as the seed says) the damage is aimed at the *live*
+/// state of the last build with `config` (see [`live_files`]): a cache
+/// holds entries of many earlier states, and damage spread over all of them
+/// would seldom touch a file the next build reads.
+///
 /// A file that cannot be damaged (it vanished, permissions) is skipped:
 /// damage is a test input, and its absence is not a finding.
-pub fn damage_work_dir(workspace: &Workspace, seed: u64) -> Vec<Damage> {
+pub fn damage_work_dir(workspace: &Workspace, config: &BuildConfig, seed: u64) -> Vec<Damage> {
+    let mut rng = SplitMix64::new(seed);
+    let live = live_files(workspace, config);
     let mut candidates = Vec::new();
-    collect_files(&workspace.cache_dir(), &mut candidates);
-    collect_files(&workspace.work_dir(), &mut candidates);
-    if workspace.output_path().is_file() {
-        candidates.push(workspace.output_path());
+    if rng.below(4) < 3 && !live.is_empty() {
+        candidates = live;
+    } else {
+        collect_files(&workspace.cache_dir(), &mut candidates);
+        collect_files(&workspace.work_dir(), &mut candidates);
+        if workspace.output_path().is_file() {
+            candidates.push(workspace.output_path());
+        }
     }
     // Sorted by path, so the seed picks the same files whatever order the
     // directory listing came in.
     candidates.sort();
-    let mut rng = SplitMix64::new(seed);
     let wanted = 1 + rng.below(3) as usize;
     let mut done = Vec::new();
     while done.len() < wanted && !candidates.is_empty() {
@@ -260,14 +278,39 @@ pub fn damage_work_dir(workspace: &Workspace, seed: u64) -> Vec<Damage> {
     done
 }
 
+/// The files the last build with `config` left for the next one to read,
+/// as its manifest names them: the manifest itself, the executable, and per
+/// unit its staged object, its object entry and its IR pack. Only those that
+/// exist.
+pub fn live_files(workspace: &Workspace, config: &BuildConfig) -> Vec<PathBuf> {
+    let options = config.build_options(workspace.project_dir(), workspace.cache_dir(), workspace.output_path());
+    let manifest_path = driver::manifest_path_for(&options);
+    let mut files = vec![manifest_path.clone(), workspace.output_path()];
+    if let Some(manifest) = Manifest::load(&manifest_path) {
+        let cache = workspace.cache_dir();
+        let staging = workspace.work_dir().join("objects");
+        for record in manifest.units.values() {
+            files.push(staging.join(format!("{}.o", record.object_hash.hex())));
+            files.push(cache.join("obj").join(format!("{}.bin", record.object_key.hex())));
+            files.push(cache.join("ir").join(format!("{}.bin", record.ir_pack.hex())));
+        }
+    }
+    files.retain(|f| f.is_file());
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// Flips a byte, truncates or deletes `file`, as `rng` decides; an empty
 /// file can only be deleted.
 fn damage_file(file: &Path, rng: &mut SplitMix64) -> Option<DamageKind> {
     let mut bytes = std::fs::read(file).ok()?;
     let len = bytes.len() as u64;
-    let choice = rng.below(3);
+    // Flips weigh three times the others: a flipped byte keeps the file's
+    // length, so only a checksum can tell.
+    let choice = rng.below(5);
     let kind = match choice {
-        0 if len > 0 => {
+        0 | 3 | 4 if len > 0 => {
             let offset = rng.below(len);
             let mask = 1 + rng.below(255) as u8;
             bytes[offset as usize] ^= mask;
@@ -405,7 +448,7 @@ pub fn injected_failure(workspace: &Workspace, config: &BuildConfig, function: S
 /// it was skipped (its module's link step and the final link).
 pub fn check_injected_failure(outcome: &BuildOutcome, function: &Symbol) -> Result<(), String> {
     if let Some(panic) = &outcome.panic {
-        return Err(format!("the build panicked: {panic}"));
+        return Err(format!("the build {panic}"));
     }
     if outcome.succeeded() {
         return Err(format!("the build succeeded although the codegen of `{function}` failed"));

@@ -20,6 +20,7 @@
 //! - `faults.rs`: [`kill_build`], [`damage_work_dir`], [`race_builds`],
 //!   [`injected_failure`].
 //! - `process.rs`: child processes with captured output and deadlines.
+//! - `zoo.rs`: `verify --zoo`, one run per planted bug of the bug zoo, and its table.
 
 mod artifacts;
 mod behaviour;
@@ -37,6 +38,7 @@ pub mod shrink;
 pub mod strategy;
 pub mod summary;
 mod workspace;
+pub mod zoo;
 
 pub use artifacts::{
     compare_artifacts, compare_files, ArtifactDiff, Artifacts, BytesDifference, DifferencePlace, UnitObject,

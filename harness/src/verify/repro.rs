@@ -18,12 +18,14 @@
 //! written on.
 
 use crate::program::import::import_sources;
-use crate::verify::case::{Case, Size, Start};
+use crate::verify::case::{run_case, Case, Options, Size, Start};
 use crate::verify::intent::Intent;
 use crate::verify::oracle::{Failure, Oracle};
 use crate::verify::BuildConfig;
+use lockstep_core::bug_zoo;
 use lockstep_scheduler::fuzz::Schedule;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 /// A failing case, with what it failed of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,4 +204,48 @@ fn parse_sources(text: &str) -> Vec<(String, String)> {
         }
     }
     files
+}
+
+/// What replaying a repro found.
+#[derive(Clone, Debug)]
+pub enum Replayed {
+    /// The recorded oracle failed again.
+    Reproduced(Failure),
+    /// Something failed, but not the recorded oracle.
+    FailedDifferently(Failure),
+    /// Every oracle held: the recorded failure is gone.
+    Passed,
+}
+
+impl Replayed {
+    /// Whether the failure is still there (`lockstep replay` exits non-zero).
+    pub fn failed(&self) -> bool {
+        !matches!(self, Replayed::Passed)
+    }
+}
+
+/// Runs a repro's case again (with its planted bug, if it names one, switched on for the run), with
+/// the `lockstep` binary for child processes and `scratch` for workspaces. Returns the verdict and
+/// the case's trace.
+pub fn replay(repro: &Repro, lockstep: PathBuf, scratch: PathBuf) -> Result<(Replayed, Vec<String>), String> {
+    let bug = match &repro.bug {
+        Some(name) => Some(
+            bug_zoo::Bug::from_name(name)
+                .ok_or_else(|| format!("the repro plants `{name}`, which the bug zoo does not have"))?,
+        ),
+        None => None,
+    };
+    let mut options = Options::new(lockstep, scratch);
+    options.guide = repro.guide.clone();
+    let before = bug_zoo::current();
+    bug_zoo::activate(bug)?;
+    let outcome = run_case(&repro.case, &options);
+    bug_zoo::activate(before)?;
+    let outcome = outcome?;
+    let verdict = match outcome.failure {
+        Some(failure) if failure.oracle == repro.oracle => Replayed::Reproduced(failure),
+        Some(failure) => Replayed::FailedDifferently(failure),
+        None => Replayed::Passed,
+    };
+    Ok((verdict, outcome.trace))
 }

@@ -9,6 +9,7 @@ use crate::verify::repro::Repro;
 use crate::verify::shrink::shrink;
 use crate::verify::strategy;
 use crate::verify::BuildConfig;
+use lockstep_core::bug_zoo::{self, Bug};
 use lockstep_scheduler::clock::Stopwatch;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -41,6 +42,8 @@ pub struct VerifyOptions {
     pub shrink_budget: Duration,
     /// Show a progress bar on stderr (drawn only on a terminal).
     pub progress: bool,
+    /// A planted defect to switch on for the run (`--inject-bug`; needs the `bug-zoo` feature).
+    pub bug: Option<Bug>,
 }
 
 /// A failure, shrunk and written down.
@@ -71,6 +74,14 @@ pub struct Summary {
 
 /// Runs `lockstep verify`.
 pub fn verify(options: &VerifyOptions) -> Result<Summary, String> {
+    bug_zoo::activate(options.bug)?;
+    let summary = verify_cases(options);
+    bug_zoo::activate(None)?;
+    summary
+}
+
+/// The cases of a verify run, with its bug (if any) switched on.
+fn verify_cases(options: &VerifyOptions) -> Result<Summary, String> {
     let clock = Stopwatch::start();
     let given = match &options.dir {
         Some(dir) => Some(import_project(dir).map_err(|e| e.to_string())?),
@@ -136,9 +147,17 @@ fn record_failure(
     quiet.progress = None;
     let shrunk = shrink(case, &failure, &quiet, options.shrink_budget);
     let shrink_time = clock.elapsed();
-    let repro = Repro::new(shrunk.case.clone(), shrunk.guide.clone(), &shrunk.failure, None);
+    let repro = Repro::new(
+        shrunk.case.clone(),
+        shrunk.guide.clone(),
+        &shrunk.failure,
+        options.bug.map(|b| b.name().to_string()),
+    );
     std::fs::create_dir_all(&options.repro_dir).map_err(|e| format!("{}: {e}", options.repro_dir.display()))?;
-    let name = format!("lockstep-repro-{}-{}.txt", options.seed, shrunk.failure.oracle);
+    let name = match options.bug {
+        Some(bug) => format!("lockstep-repro-{bug}-{}-{}.txt", options.seed, shrunk.failure.oracle),
+        None => format!("lockstep-repro-{}-{}.txt", options.seed, shrunk.failure.oracle),
+    };
     let repro_path = options.repro_dir.join(name);
     std::fs::write(&repro_path, repro.to_text()).map_err(|e| format!("{}: {e}", repro_path.display()))?;
     Ok(FoundFailure {

@@ -2,7 +2,8 @@
 //!
 //! Every intent is drawn with plain numbers for its targets, so any intent applies to any program and
 //! proptest's shrinking (shorter sequences, smaller numbers) always yields a valid case. The weights favour
-//! the edits users make most (bodies), while every kind, fault and configuration step keeps a real share.
+//! the edits users make most (bodies), then the ones invalidation can get wrong (signatures, constants,
+//! global types) and faults, while every kind and configuration step keeps a real share.
 
 use crate::program::edit::Edit;
 use crate::verify::intent::{ConfigChange, Fault, Intent};
@@ -17,12 +18,12 @@ pub fn intent() -> impl Strategy<Value = Intent> {
         edit(18, (n(), n()).prop_map(|(function, variant)| Edit::Body { function, variant }).boxed()),
         edit(6, (n(), n()).prop_map(|(target, variant)| Edit::Comment { target, variant }).boxed()),
         edit(4, (n(), n()).prop_map(|(function, local)| Edit::RenameLocal { function, local }).boxed()),
-        edit(5, n().prop_map(|function| Edit::AddParam { function }).boxed()),
-        edit(4, (n(), n()).prop_map(|(function, param)| Edit::RemoveParam { function, param }).boxed()),
-        edit(4, n().prop_map(|function| Edit::ReturnType { function }).boxed()),
-        edit(5, (n(), n()).prop_map(|(constant, delta)| Edit::ConstValue { constant, delta }).boxed()),
+        edit(6, n().prop_map(|function| Edit::AddParam { function }).boxed()),
+        edit(5, (n(), n()).prop_map(|(function, param)| Edit::RemoveParam { function, param }).boxed()),
+        edit(5, n().prop_map(|function| Edit::ReturnType { function }).boxed()),
+        edit(6, (n(), n()).prop_map(|(constant, delta)| Edit::ConstValue { constant, delta }).boxed()),
         edit(4, (n(), n()).prop_map(|(global, delta)| Edit::GlobalInit { global, delta }).boxed()),
-        edit(3, n().prop_map(|global| Edit::GlobalType { global }).boxed()),
+        edit(4, n().prop_map(|global| Edit::GlobalType { global }).boxed()),
         edit(4, (n(), n()).prop_map(|(module, variant)| Edit::AddFunction { module, variant }).boxed()),
         edit(3, n().prop_map(|function| Edit::RemoveFunction { function }).boxed()),
         edit(2, n().prop_map(|importer| Edit::AddModule { importer }).boxed()),
@@ -33,7 +34,7 @@ pub fn intent() -> impl Strategy<Value = Intent> {
         (4, (any::<bool>(), n()).prop_map(|(parse, target)| Intent::Break { parse, target }).boxed()),
         (5, n().prop_map(|back| Intent::Revert { back }).boxed()),
         (7, config_change().prop_map(Intent::Config).boxed()),
-        (6, fault().prop_map(Intent::Fault).boxed()),
+        (16, fault().prop_map(Intent::Fault).boxed()),
     ])
 }
 
@@ -48,11 +49,15 @@ fn config_change() -> impl Strategy<Value = ConfigChange> {
 
 fn fault() -> impl Strategy<Value = Fault> {
     let n = any::<u16>;
+    // Damage weighs most: much of what it strikes is never read again, so
+    // it takes more draws than the other faults to hit a file that matters.
+    // Kills and races cost two child processes each; an injected failure is
+    // cheap, and the failure path is where queues lose wake-ups.
     prop_oneof![
-        n().prop_map(|function| Fault::Codegen { function }),
-        n().prop_map(|seed| Fault::Kill { seed }),
-        n().prop_map(|seed| Fault::Damage { seed }),
-        n().prop_map(|seed| Fault::Race { seed }),
+        2 => n().prop_map(|function| Fault::Codegen { function }),
+        1 => n().prop_map(|seed| Fault::Kill { seed }),
+        3 => n().prop_map(|seed| Fault::Damage { seed }),
+        1 => n().prop_map(|seed| Fault::Race { seed }),
     ]
 }
 

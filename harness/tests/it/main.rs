@@ -19,3 +19,4 @@ mod snapshots;
 mod support;
 mod verify;
 mod verify_primitives;
+mod zoo;

@@ -236,8 +236,12 @@ fn damage_is_chosen_by_the_seed_and_never_touches_sources() {
     let mut kinds = std::collections::BTreeSet::new();
     for seed in 0..40 {
         let (a, b) = (make(&format!("a{seed}")), make(&format!("b{seed}")));
-        let damage = damage_work_dir(&a, seed);
-        assert_eq!(damage, damage_work_dir(&b, seed), "seed {seed}: the same state, the same damage");
+        let damage = damage_work_dir(&a, &BuildConfig::default(), seed);
+        assert_eq!(
+            damage,
+            damage_work_dir(&b, &BuildConfig::default(), seed),
+            "seed {seed}: the same state, the same damage"
+        );
         assert!((1..=3).contains(&damage.len()), "seed {seed}: {damage:?}");
         for d in &damage {
             assert!(d.path.starts_with("cache/") || d.path.starts_with("project/.lockstep/"), "{d}");
@@ -264,7 +268,7 @@ fn damaged_build_state_then_a_rebuild_equals_a_clean_build() {
     for round in 0..fault_rounds(6) {
         let config = fault_config(round);
         built(&workspace, &config, &BuildExtras::default(), &format!("round {round}: {config}"));
-        let damage = damage_work_dir(&workspace, round);
+        let damage = damage_work_dir(&workspace, &config, round);
         assert!(!damage.is_empty(), "round {round}: something to damage");
         let damage: Vec<String> = damage.iter().map(|d| d.to_string()).collect();
         let mut what = format!("round {round} ({config}) after {}", damage.join(", "));

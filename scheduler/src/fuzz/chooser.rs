@@ -31,13 +31,21 @@ enum Mode {
     LenientReplay(LenientGuide),
 }
 
+/// The seed a strategy runs with: the one it was given.
+fn seed_used(seed: u64) -> u64 {
+    if crate::bug_zoo::active(crate::bug_zoo::Bug::ScheduleSeedIgnored) {
+        return 0;
+    }
+    seed
+}
+
 impl Chooser {
     /// A chooser following `strategy`. PCT spreads its change points over the step estimate given
     /// later by [`Chooser::suggest_step_estimate`], or over [`DEFAULT_STEP_ESTIMATE`] steps.
     pub fn new(strategy: Strategy) -> Chooser {
         let mode = match strategy {
-            Strategy::Random { seed } => Mode::Random(SplitMix64::new(seed)),
-            Strategy::Pct { seed, depth } => Mode::Pct(Pct::new(seed, depth, None)),
+            Strategy::Random { seed } => Mode::Random(SplitMix64::new(seed_used(seed))),
+            Strategy::Pct { seed, depth } => Mode::Pct(Pct::new(seed_used(seed), depth, None)),
             Strategy::Replay(schedule) => Mode::Replay(schedule),
         };
         Chooser { mode, recorded: Schedule::default(), preemptions: 0 }

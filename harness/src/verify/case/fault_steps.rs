@@ -41,7 +41,7 @@ impl CaseRun<'_> {
         }
         self.stats.check(Oracle::Diagnostics);
         if let Some(panic) = &outcome.panic {
-            return Err(self.fail(Oracle::Diagnostics, Some(i), &action, format!("lockstep panicked: {panic}")));
+            return Err(self.fail(Oracle::Diagnostics, Some(i), &action, format!("lockstep {panic}")));
         }
         let Some(error) = &outcome.error else {
             return Err(self.fail(Oracle::Diagnostics, Some(i), &action, "the broken program built".to_string()));
@@ -88,17 +88,21 @@ impl CaseRun<'_> {
                 action
             }
             Fault::Damage { seed } => {
-                let damage = damage_work_dir(&self.main, u64::from(seed));
+                let damage = damage_work_dir(&self.main, &self.config, u64::from(seed));
+                // The build that meets the damage also has an edit to make, so it relinks from staged objects.
+                let edit = self.edit_for_fault(seed);
                 self.knowledge.damaged();
-                // A damaged manifest can hand its flipped hashes on to every later build of an unchanged
-                // module (recorded hashes are reused by module key): only speed suffers, but for the rest
-                // of the case the recorded parts say nothing.
+                // A damaged manifest is as good as none (its checksum fails), so the next build recomputes
+                // everything and the recorded parts of the previous build are gone: compare parts again only
+                // from the next build on.
                 self.parts_known = false;
+                self.verify_after_damage = true;
                 self.previous_parts = None;
                 self.precision = PrecisionMode::LowerBound;
                 self.relink_known = false;
                 let what: Vec<String> = damage.iter().map(|d| d.to_string()).collect();
-                format!("damage: {}", if what.is_empty() { "nothing to damage".to_string() } else { what.join(", ") })
+                let what = if what.is_empty() { "nothing to damage".to_string() } else { what.join(", ") };
+                format!("damage: {what}; then {edit}")
             }
             Fault::Race { seed } => {
                 let edit = self.edit_for_fault(seed);
@@ -125,7 +129,7 @@ impl CaseRun<'_> {
         self.build_step(Some(i), &kind, action)
     }
 
-    /// A body edit, so a killed or racing build has work to do.
+    /// A body edit, so a killed or racing build (or one meeting damage) has work to do.
     fn edit_for_fault(&mut self, seed: u16) -> String {
         let edit = Edit::Body { function: seed, variant: seed / 3 };
         match edit.apply(&mut self.model) {

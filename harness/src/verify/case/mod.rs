@@ -286,6 +286,9 @@ struct CaseRun<'o> {
     previous_parts: Option<PartsSnapshot>,
     /// Whether the engine's recorded key parts can be trusted (not after damage to the manifest).
     parts_known: bool,
+    /// Damage struck since the last `--verify-cache` build: the next build step runs one, because every
+    /// entry the cache still serves after damage must be sound (a damaged one must be a miss).
+    verify_after_damage: bool,
     /// The bytes of the last executable a successful main build wrote.
     last_good_exe: Option<Vec<u8>>,
     ccache: CCache,
@@ -326,6 +329,7 @@ impl<'o> CaseRun<'o> {
             relink_known: true,
             previous_parts: None,
             parts_known: true,
+            verify_after_damage: false,
             last_good_exe: None,
             ccache: CCache::new(),
             clean_builds: BTreeMap::new(),

@@ -31,6 +31,13 @@ pub(super) fn sources_hash(files: &[(String, String)]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The schedule checks explore extra seeded random schedules at the first build step and every this many.
+const EXPLORE_EVERY: usize = 8;
+/// How many extra random schedules an exploring step builds; all equal means the seed is ignored.
+const EXPLORATION_SEEDS: usize = 3;
+/// Shorter schedules have too few interleavings for equal ones to mean anything.
+const EXPLORATION_MIN_EVENTS: usize = 16;
+
 impl CaseRun<'_> {
     /// Builds the current program in the main workspace and runs the oracles. `intent` is the intent being
     /// carried out (`None`: the starting program); `kind` names the step for timings.
@@ -84,7 +91,9 @@ impl CaseRun<'_> {
                 self.check_schedules(&files, artifacts, intent, &action)?;
             }
         }
-        if self.options.runs(Oracle::VerifyCache) && self.sampled(self.options.sampling.verify_cache_every, 2) {
+        let verify_cache = self.sampled(self.options.sampling.verify_cache_every, 2) || self.verify_after_damage;
+        if self.options.runs(Oracle::VerifyCache) && verify_cache {
+            self.verify_after_damage = false;
             self.check_verify_cache(intent, &action)?;
         }
         self.last_good_exe = std::fs::read(self.main.output_path()).ok();
@@ -122,7 +131,7 @@ impl CaseRun<'_> {
     fn check_built(&mut self, outcome: &BuildOutcome, intent: Option<usize>, action: &str) -> Result<(), Failure> {
         self.stats.check(Oracle::Build);
         if let Some(panic) = &outcome.panic {
-            return Err(self.fail(Oracle::Build, intent, action, format!("lockstep panicked: {panic}")));
+            return Err(self.fail(Oracle::Build, intent, action, format!("lockstep {panic}")));
         }
         if let Some(error) = &outcome.error {
             let first = error.lines().take(6).collect::<Vec<_>>().join("\n");
@@ -337,9 +346,14 @@ impl CaseRun<'_> {
         Ok(outcome)
     }
 
+    /// The seed of a round of this step's schedule checks.
+    fn round_seed(&self, round: usize) -> u64 {
+        self.schedule_seed ^ (self.step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (round as u64) << 48
+    }
+
     /// The fuzzed strategy of this step: random and PCT (depth 2 or 3) in turn, seeded per step.
     fn strategy(&self, round: usize) -> Strategy {
-        let seed = self.schedule_seed ^ (self.step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (round as u64) << 48;
+        let seed = self.round_seed(round);
         if (self.step + round) % 2 == 0 {
             Strategy::Random { seed }
         } else {
@@ -357,32 +371,79 @@ impl CaseRun<'_> {
     ) -> Result<(), Failure> {
         sync(&self.fuzzed, files).map_err(|e| self.fail(Oracle::Schedule, intent, action, e))?;
         let rounds = self.options.schedules.max(1);
-        let snapshot = if rounds > 1 { Some(self.snapshot_fuzzed()?) } else { None };
-        for round in (0..rounds).rev() {
-            if round + 1 < rounds {
+        // Every few steps, a few more rounds under seeded random schedules, which must not all be the
+        // same: a scheduler that ignores its seed explores one schedule, however many it is asked for.
+        let exploring = self.sampled(EXPLORE_EVERY, 1);
+        let total = rounds + if exploring { EXPLORATION_SEEDS } else { 0 };
+        let snapshot = if total > 1 { Some(self.snapshot_fuzzed()?) } else { None };
+        let mut explored = Vec::new();
+        // Round 0 goes last: the next step starts from its state.
+        for round in (0..total).rev() {
+            if round + 1 < total {
                 if let Some(snapshot) = &snapshot {
                     restore(snapshot, self.fuzzed.root())
                         .map_err(|e| self.fail(Oracle::Schedule, intent, action, e))?;
                 }
             }
-            self.check_one_schedule(round, clean, intent, action)?;
+            let strategy = match round >= rounds {
+                true => Strategy::Random { seed: self.round_seed(round) },
+                false => self.strategy(round),
+            };
+            let recorded = self.check_one_schedule(round, strategy.clone(), clean, intent, action)?;
+            if round >= rounds {
+                explored.push((strategy, recorded));
+            }
+        }
+        self.check_exploration(&explored, intent, action)
+    }
+
+    /// Seeded random schedules of one starting state must differ. Schedules of fewer than
+    /// [`EXPLORATION_MIN_EVENTS`] events are passed over: their few interleavings may coincide.
+    fn check_exploration(
+        &mut self,
+        explored: &[(Strategy, Option<String>)],
+        intent: Option<usize>,
+        action: &str,
+    ) -> Result<(), Failure> {
+        let schedules: Vec<&String> = explored.iter().filter_map(|(_, s)| s.as_ref()).collect();
+        let long = |s: &&String| s.split_whitespace().count() >= EXPLORATION_MIN_EVENTS;
+        if schedules.len() < EXPLORATION_SEEDS || !schedules.iter().all(long) {
+            return Ok(());
+        }
+        if schedules.iter().all(|s| *s == schedules[0]) {
+            let seeds: Vec<String> = explored.iter().map(|(strategy, _)| strategy.to_string()).collect();
+            let mut failure = self.fail(
+                Oracle::Schedule,
+                intent,
+                action,
+                format!(
+                    "schedule exploration: {} all recorded the same schedule of {} events; the fuzzed scheduler is not using its seed",
+                    seeds.join(", "),
+                    schedules[0].split_whitespace().count()
+                ),
+            );
+            failure.schedule = Some(schedules[0].clone());
+            return Err(failure);
         }
         Ok(())
     }
 
+    /// One round: the step built under `strategy` (or the guide), compared with the clean build.
+    /// Returns the schedule the build recorded.
     fn check_one_schedule(
         &mut self,
         round: usize,
+        strategy: Strategy,
         clean: &Artifacts,
         intent: Option<usize>,
         action: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<String>, Failure> {
         self.stats.check(Oracle::Schedule);
         self.stats.schedules += 1;
         self.stats.builds += 1;
         let extras = match &self.options.guide {
             Some((step, guide)) if *step == self.step && round == 0 => BuildExtras::guided(guide.clone()),
-            _ => BuildExtras::fuzzed(self.strategy(round)),
+            _ => BuildExtras::fuzzed(strategy),
         };
         let described = match &extras.scheduling {
             lockstep_core::driver::Scheduling::Fuzzed(s) => s.to_string(),
@@ -400,13 +461,14 @@ impl CaseRun<'_> {
             failure
         };
         if let Some(panic) = &outcome.panic {
-            return Err(fail(self, format!("lockstep panicked: {panic}")));
+            return Err(fail(self, format!("lockstep {panic}")));
         }
         if let Some(error) = &outcome.error {
             return Err(fail(self, format!("the build failed: {error}")));
         }
         let artifacts = self.fuzzed.artifacts(&self.config).map_err(|e| fail(self, format!("its artifacts: {e}")))?;
-        compare_artifacts(&artifacts, clean).map_err(|diff| fail(self, format!("fuzzed ≠ clean: {diff}")))
+        compare_artifacts(&artifacts, clean).map_err(|diff| fail(self, format!("fuzzed ≠ clean: {diff}")))?;
+        Ok(recorded)
     }
 
     fn snapshot_fuzzed(&self) -> Result<std::path::PathBuf, Failure> {
@@ -425,7 +487,7 @@ impl CaseRun<'_> {
         let extras = BuildExtras { verify_cache: true, ..BuildExtras::default() };
         let outcome = self.main.build(&self.config, &extras);
         if let Some(panic) = &outcome.panic {
-            return Err(self.fail(Oracle::VerifyCache, intent, action, format!("lockstep panicked: {panic}")));
+            return Err(self.fail(Oracle::VerifyCache, intent, action, format!("lockstep {panic}")));
         }
         if let Some(error) = &outcome.error {
             return Err(self.fail(Oracle::VerifyCache, intent, action, error.trim_end().to_string()));
