@@ -92,9 +92,9 @@ impl CaseRun<'_> {
                 // The build that meets the damage also has an edit to make, so it relinks from staged objects.
                 let edit = self.edit_for_fault(seed);
                 self.knowledge.damaged();
-                // A damaged manifest is as good as none (its checksum fails), so the next build recomputes
-                // everything and the recorded parts of the previous build are gone: compare parts again only
-                // from the next build on.
+                // A damaged manifest is as good as none (its checksum fails), so the recorded parts of the
+                // previous build may be gone; the case stops comparing key parts (conservatively, for the
+                // rest of the case).
                 self.parts_known = false;
                 self.verify_after_damage = true;
                 self.previous_parts = None;
