@@ -205,6 +205,20 @@ pub fn activate(bug: Option<Bug>) -> Result<(), String> {
     }
 }
 
+/// Runs `run` with `bug` (or, with `None`, no bug) switched on, and switches back to what was on
+/// before, whatever `run` returns.
+///
+/// # Errors
+///
+/// Without the `bug-zoo` feature no bug can be switched on.
+pub fn with_bug<T>(bug: Option<Bug>, run: impl FnOnce() -> T) -> Result<T, String> {
+    let before = current();
+    activate(bug)?;
+    let result = run();
+    activate(before)?;
+    Ok(result)
+}
+
 /// The bug switched on in this process, if any.
 pub fn current() -> Option<Bug> {
     #[cfg(feature = "bug-zoo")]

@@ -251,6 +251,12 @@ fn unit_key(
     h.finish()
 }
 
+/// Where a link input with these bytes is staged: `STAGING/HASH.o`, named
+/// by the hash of its bytes.
+pub fn staged_object_path(staging: &Path, object_hash: &ContentHash) -> PathBuf {
+    staging.join(format!("{}.o", object_hash.hex()))
+}
+
 /// Label of the entry unit; `$` keeps it apart from every module name.
 pub const ENTRY_UNIT: &str = "$entry";
 
@@ -348,7 +354,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         .serialized(&program.entry)
         .finish();
     let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
-    let layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
+    let mut layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
 
     // Link inputs live in `WORK/objects`, each named by the hash of its
     // bytes: written once, never changed, so builds (concurrent ones too,
@@ -391,7 +397,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         config: &config,
         backend_id: &backend_id,
         cgu: options.cgu,
-        modules: layout.module_links.clone(),
+        modules: std::mem::take(&mut layout.module_links),
         module_names: program.modules.iter().map(|m| m.name.clone()).collect(),
         entry_link: layout.entry_link,
         final_link: layout.final_link,
@@ -424,7 +430,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
         report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| built.ir_hit[i])));
     }
-    report_failures(&mut report, &outcome, &layout, &units);
+    report_failures(&mut report, &outcome, &layout.plan, &codegen_stage.node_unit, &units);
     if let Some(Some(Artifact::Linked { link_key, written })) = layout.final_link.map(|n| &outcome.outputs[n.index()]) {
         report.relinked = written.is_some();
         manifest.link_key = *link_key;
@@ -556,7 +562,8 @@ struct PlanLayout {
     /// One codegen step per unit, in unit order.
     unit_nodes: Vec<NodeId>,
     entry_codegen: NodeId,
-    /// Each module's link step, with the module's position.
+    /// Each module's link step, with the module's position (taken by the
+    /// link stage).
     module_links: BTreeMap<NodeId, usize>,
     entry_link: NodeId,
     final_link: Option<NodeId>,
@@ -675,18 +682,19 @@ impl BuiltUnits {
 fn report_failures(
     report: &mut BuildReport,
     outcome: &exec::ExecOutcome<Artifact, String>,
-    layout: &PlanLayout,
+    plan: &Plan,
+    node_unit: &BTreeMap<NodeId, usize>,
     units: &[UnitPlan],
 ) {
     for (node, error) in &outcome.failed {
-        let label = layout.plan.label(*node).to_string();
-        let (function, unit) = match layout.unit_nodes.iter().position(|n| n == node) {
-            Some(u) => (units[u].faulted.as_ref().map(|s| s.to_string()), Some(units[u].name.clone())),
+        let label = plan.label(*node).to_string();
+        let (function, unit) = match node_unit.get(node) {
+            Some(&u) => (units[u].faulted.as_ref().map(|s| s.to_string()), Some(units[u].name.clone())),
             None => (None, Some(label)),
         };
         report.failed.push(failure(function, unit, error.clone()));
     }
-    report.skipped = outcome.skipped.iter().map(|n| layout.plan.label(*n).to_string()).collect();
+    report.skipped = outcome.skipped.iter().map(|n| plan.label(*n).to_string()).collect();
     report.skipped.sort();
     if let Some(divergence) = &outcome.replay_divergence {
         // The build itself finished (with default choices from there on),
@@ -846,7 +854,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         if key != record.object_key {
             return None;
         }
-        let staged = staging.join(format!("{}.o", record.object_hash.hex()));
+        let staged = staged_object_path(staging, &record.object_hash);
         if !record.object_hash.matches_file(&staged) && !bug_zoo::active(Bug::StagedObjectUnchecked) {
             return None;
         }
@@ -1012,7 +1020,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             write_file(&path, bytes)?;
             return Ok(path);
         }
-        let path = self.staging.join(format!("{}.o", hash.hex()));
+        let path = staged_object_path(&self.staging, &hash);
         // The name promises the content; a damaged file is replaced.
         if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
             return Ok(path);

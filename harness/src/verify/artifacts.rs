@@ -16,6 +16,7 @@ use lockstep_core::driver;
 use lockstep_core::engine::cache::{decode_entry, ArtifactCache, Layer};
 use lockstep_core::engine::hash::ContentHash;
 use lockstep_core::engine::manifest::Manifest;
+use lockstep_core::engine::session::staged_object_path;
 use object::{Object, ObjectSection};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -72,7 +73,7 @@ impl Artifacts {
         let cache = ArtifactCache::open(workspace.cache_dir()).ok();
         let mut objects = BTreeMap::new();
         for (unit, record) in &manifest.units {
-            let staged = std::fs::read(staging.join(format!("{}.o", record.object_hash.hex()))).ok();
+            let staged = std::fs::read(staged_object_path(&staging, &record.object_hash)).ok();
             let cached = || cache.as_ref().and_then(|cache| read_cached_entry(cache, &record.object_key));
             let bytes = staged
                 .filter(|bytes| ContentHash::of(bytes) == record.object_hash)

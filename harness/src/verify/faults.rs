@@ -21,7 +21,9 @@ use crate::verify::process::{signal_of, CapturedChild, Waited};
 use crate::verify::workspace::Workspace;
 use lockstep_core::bug_zoo;
 use lockstep_core::driver;
+use lockstep_core::engine::cache::{ArtifactCache, Layer};
 use lockstep_core::engine::manifest::Manifest;
+use lockstep_core::engine::session::staged_object_path;
 use lockstep_core::mir::Symbol;
 use lockstep_scheduler::fuzz::SplitMix64;
 use std::collections::BTreeSet;
@@ -251,11 +253,8 @@ impl fmt::Display for Damage {
 /// damage is a test input, and its absence is not a finding.
 pub fn damage_work_dir(workspace: &Workspace, config: &BuildConfig, seed: u64) -> Vec<Damage> {
     let mut rng = SplitMix64::new(seed);
-    let live = live_files(workspace, config);
-    let mut candidates = Vec::new();
-    if rng.below(4) < 3 && !live.is_empty() {
-        candidates = live;
-    } else {
+    let mut candidates = if rng.below(4) < 3 { live_files(workspace, config) } else { Vec::new() };
+    if candidates.is_empty() {
         collect_files(&workspace.cache_dir(), &mut candidates);
         collect_files(&workspace.work_dir(), &mut candidates);
         if workspace.output_path().is_file() {
@@ -286,13 +285,14 @@ pub fn live_files(workspace: &Workspace, config: &BuildConfig) -> Vec<PathBuf> {
     let options = config.build_options(workspace.project_dir(), workspace.cache_dir(), workspace.output_path());
     let manifest_path = driver::manifest_path_for(&options);
     let mut files = vec![manifest_path.clone(), workspace.output_path()];
-    if let Some(manifest) = Manifest::load(&manifest_path) {
-        let cache = workspace.cache_dir();
+    // Opening creates a missing cache directory; a build would create it too.
+    let cache = ArtifactCache::open(workspace.cache_dir()).ok();
+    if let (Some(manifest), Some(cache)) = (Manifest::load(&manifest_path), cache) {
         let staging = workspace.work_dir().join("objects");
         for record in manifest.units.values() {
-            files.push(staging.join(format!("{}.o", record.object_hash.hex())));
-            files.push(cache.join("obj").join(format!("{}.bin", record.object_key.hex())));
-            files.push(cache.join("ir").join(format!("{}.bin", record.ir_pack.hex())));
+            files.push(staged_object_path(&staging, &record.object_hash));
+            files.push(cache.entry_path(Layer::Object, &record.object_key));
+            files.push(cache.entry_path(Layer::Ir, &record.ir_pack));
         }
     }
     files.retain(|f| f.is_file());

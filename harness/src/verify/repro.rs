@@ -217,13 +217,6 @@ pub enum Replayed {
     Passed,
 }
 
-impl Replayed {
-    /// Whether the failure is still there (`lockstep replay` exits non-zero).
-    pub fn failed(&self) -> bool {
-        !matches!(self, Replayed::Passed)
-    }
-}
-
 /// Runs a repro's case again (with its planted bug, if it names one, switched on for the run), with
 /// the `lockstep` binary for child processes and `scratch` for workspaces. Returns the verdict and
 /// the case's trace.
@@ -237,11 +230,7 @@ pub fn replay(repro: &Repro, lockstep: PathBuf, scratch: PathBuf) -> Result<(Rep
     };
     let mut options = Options::new(lockstep, scratch);
     options.guide = repro.guide.clone();
-    let before = bug_zoo::current();
-    bug_zoo::activate(bug)?;
-    let outcome = run_case(&repro.case, &options);
-    bug_zoo::activate(before)?;
-    let outcome = outcome?;
+    let outcome = bug_zoo::with_bug(bug, || run_case(&repro.case, &options))??;
     let verdict = match outcome.failure {
         Some(failure) if failure.oracle == repro.oracle => Replayed::Reproduced(failure),
         Some(failure) => Replayed::FailedDifferently(failure),

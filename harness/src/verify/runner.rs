@@ -74,10 +74,7 @@ pub struct Summary {
 
 /// Runs `lockstep verify`.
 pub fn verify(options: &VerifyOptions) -> Result<Summary, String> {
-    bug_zoo::activate(options.bug)?;
-    let summary = verify_cases(options);
-    bug_zoo::activate(None)?;
-    summary
+    bug_zoo::with_bug(options.bug, || verify_cases(options))?
 }
 
 /// The cases of a verify run, with its bug (if any) switched on.

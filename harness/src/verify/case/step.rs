@@ -385,10 +385,8 @@ impl CaseRun<'_> {
                         .map_err(|e| self.fail(Oracle::Schedule, intent, action, e))?;
                 }
             }
-            let strategy = match round >= rounds {
-                true => Strategy::Random { seed: self.round_seed(round) },
-                false => self.strategy(round),
-            };
+            let strategy =
+                if round >= rounds { Strategy::Random { seed: self.round_seed(round) } } else { self.strategy(round) };
             let recorded = self.check_one_schedule(round, strategy.clone(), clean, intent, action)?;
             if round >= rounds {
                 explored.push((strategy, recorded));
