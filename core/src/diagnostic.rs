@@ -36,16 +36,89 @@ pub enum DiagnosticStyle {
     Short,
     /// The short line, followed by the source snippet with the span marked.
     Rich,
+    /// One JSON object per line and diagnostic, shaped like rustc's
+    /// `--error-format=json` (`$message_type`, `level`, `message`, `spans`
+    /// with file, byte and 1-based line and column ranges, `children`,
+    /// `rendered`), so an editor can show them.
+    Json,
 }
 
+/// The most errors shown for one file; the rest are counted in one line,
+/// so a garbled file cannot bury the terminal (rustc and gcc stop early too).
+pub const MAX_ERRORS_PER_FILE: usize = 20;
+
 /// Renders diagnostics in source order (file, then offset), so output does
-/// not depend on the order checks happened to run in.
+/// not depend on the order checks happened to run in: at most
+/// [`MAX_ERRORS_PER_FILE`] per file, then `note: and N more errors in FILE`.
 pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic], style: DiagnosticStyle) -> String {
     let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
     sorted.sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
     sorted.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     let mut out = String::new();
-    for d in sorted {
+    let mut start = 0;
+    while start < sorted.len() {
+        let file = sorted[start].span.file;
+        let end = sorted[start..].iter().position(|d| d.span.file != file).map_or(sorted.len(), |n| start + n);
+        for d in &sorted[start..end.min(start + MAX_ERRORS_PER_FILE)] {
+            render_one(&mut out, sources, d, style);
+        }
+        if end - start > MAX_ERRORS_PER_FILE {
+            let hidden = end - start - MAX_ERRORS_PER_FILE;
+            let s = if hidden == 1 { "" } else { "s" };
+            let summary = format!("and {hidden} more error{s} in {}", sources.name(file));
+            if style == DiagnosticStyle::Json {
+                let note = serde_json::json!({"$message_type": "diagnostic", "level": "note", "message": summary,
+                    "code": null, "spans": [], "children": [], "rendered": format!("note: {summary}\n")});
+                out.push_str(&format!("{note}\n"));
+            } else {
+                out.push_str(&format!("note: {summary}\n"));
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+/// One span in rustc's JSON shape.
+fn json_span(sources: &SourceMap, span: crate::source::Span, primary: bool, label: Option<&str>) -> serde_json::Value {
+    use codespan_reporting::files::Files;
+    let files = sources.files();
+    let file = span.file.0 as usize;
+    let at = |byte: usize| files.location(file, byte).map(|l| (l.line_number, l.column_number)).unwrap_or((1, 1));
+    let ((line_start, column_start), (line_end, column_end)) = (at(span.start as usize), at(span.end as usize));
+    serde_json::json!({
+        "file_name": sources.name(span.file),
+        "byte_start": span.start,
+        "byte_end": span.end,
+        "line_start": line_start,
+        "line_end": line_end,
+        "column_start": column_start,
+        "column_end": column_end,
+        "is_primary": primary,
+        "label": label,
+    })
+}
+
+fn render_one(out: &mut String, sources: &SourceMap, d: &Diagnostic, style: DiagnosticStyle) {
+    if style == DiagnosticStyle::Json {
+        let mut short = String::new();
+        render_one(&mut short, sources, d, DiagnosticStyle::Short);
+        let mut spans = vec![json_span(sources, d.span, true, None)];
+        let mut children = Vec::new();
+        for (span, note) in &d.notes {
+            match span {
+                Some(s) => spans.push(json_span(sources, *s, false, Some(note))),
+                None => {
+                    children.push(serde_json::json!({"message": note, "level": "note", "spans": [], "children": []}))
+                }
+            }
+        }
+        let json = serde_json::json!({"$message_type": "diagnostic", "level": "error", "message": d.message,
+            "code": null, "spans": spans, "children": children, "rendered": short});
+        out.push_str(&format!("{json}\n"));
+        return;
+    }
+    {
         let mut labels = vec![cs::Label::primary(d.span.file.0 as usize, d.span.range())];
         let mut notes = Vec::new();
         for (span, note) in &d.notes {
@@ -68,5 +141,4 @@ pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic], style: Diagnostic
             }
         }
     }
-    out
 }

@@ -16,6 +16,7 @@ use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::manifest::Manifest;
 use crate::engine::report::{BuildReport, Failure};
 use crate::engine::session::{self, Backend, BackendFactory, CguMode, SessionOptions};
+use crate::engine::trace::{traced, Category, Lane, Trace};
 use crate::engine::{FrontEnd, FunctionFacts, ModuleFacts, ProgramFacts};
 use crate::exec::ExecMode;
 use crate::link::Linker;
@@ -28,7 +29,7 @@ use crate::mir::{self, CodegenUnit, EntryPoint, Symbol};
 use crate::source::SourceMap;
 use lockstep_scheduler::fuzz::{Chooser, Schedule, Strategy};
 use lockstep_scheduler::parallelism::Parallelism;
-use lockstep_scheduler::sync::OnceLock;
+use lockstep_scheduler::sync::{Arc, OnceLock};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,9 @@ pub struct BuildOptions {
     /// Functions whose codegen fails on purpose (`--inject-fault`).
     pub faults: BTreeSet<Symbol>,
     pub explain: Option<String>,
+    /// Records what ran where and when (`--timings`, `--trace`); the
+    /// caller reads it after the build. Never changes an output byte.
+    pub trace: Option<Arc<Trace>>,
 }
 
 impl BuildOptions {
@@ -105,6 +109,7 @@ impl BuildOptions {
             virtual_workers: 2,
             faults: BTreeSet::new(),
             explain: None,
+            trace: None,
         }
     }
 
@@ -444,8 +449,13 @@ pub fn manifest_path_for(options: &BuildOptions) -> PathBuf {
 /// describes what happened; the error carries it for failures.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let timings = Timings::from_env();
+    if options.target.is_some() {
+        llvm::check_target(&options.target_triple()).map_err(BuildError::Usage)?;
+    }
+    let trace = options.trace.as_deref();
     let dir = &options.project_dir;
-    let sources = lks::modules::read_project(dir).map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
+    let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project(dir))
+        .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
     let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref());
     let output = options.output_path();
     let inputs = inputs_fingerprint(options, &sources, &linker);
@@ -477,7 +487,8 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     timings.mark("read and hash sources");
     let cache_dir = options.cache_dir();
     let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
-    let frontend = check_incrementally(options, &sources, &cache)?;
+    let frontend =
+        traced(trace, Category::Phase, Lane::Main, "check", || check_incrementally(options, &sources, &cache))?;
     timings.mark("parse and check");
     for fault in &options.faults {
         if frontend.facts().signature_of(fault).is_none() || fault.is_init() {
@@ -515,6 +526,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         manifest_path,
         inputs,
         explain: options.explain.clone(),
+        trace: options.trace.clone(),
     };
     let mut result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
     result.report.modules_checked = frontend.checked_modules();

@@ -61,6 +61,7 @@ fn build(dir: &Path, frontend: &SameKeyForever, verify_cache: bool) -> SessionRe
         manifest_path,
         inputs: ContentHash::default(),
         explain: None,
+        trace: None,
     };
     run_session(frontend, &LlvmBackends, &cache, options, previous.as_ref())
 }

@@ -9,7 +9,9 @@ use lockstep_core::driver::{self, BuildOptions, Scheduling};
 use lockstep_core::engine::cache::{parse_size, ArtifactCache};
 use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
+use lockstep_core::engine::trace::{BuildTrace, Lane, Trace};
 use lockstep_core::llvm::OptLevel;
+use lockstep_harness::timings;
 use lockstep_harness::verify::case::Size;
 use lockstep_harness::verify::repro::{self, Replayed, Repro};
 use lockstep_harness::verify::runner::{self, VerifyOptions};
@@ -18,6 +20,7 @@ use lockstep_scheduler::fuzz::Strategy;
 use lockstep_scheduler::parallelism::Parallelism;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// lockstep: an incremental, parallel LLVM code generation and link pipeline.
@@ -61,6 +64,9 @@ enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = Diagnostics::Short)]
         diagnostics: Diagnostics,
+        /// `json`: one JSON object per diagnostic on stderr, rustc style.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
     },
     /// Inspect or trim the artifact cache.
     Cache {
@@ -169,6 +175,10 @@ struct BuildArgs {
     /// How to show errors in the program: one line each, or with the source.
     #[arg(long, value_enum, default_value_t = Diagnostics::Short)]
     diagnostics: Diagnostics,
+    /// `json`: one JSON object per diagnostic on stderr, rustc style, for
+    /// editors (`human`: as --diagnostics says).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
     /// The artifact cache [default: DIR/.lockstep/cache]. Builds may share one.
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -210,6 +220,23 @@ struct BuildArgs {
     /// (a testing aid for failure handling; repeatable).
     #[arg(long, value_name = "codegen:MODULE::FUNCTION")]
     inject_fault: Vec<String>,
+    /// Write a timings page (one lane per worker, a bar per codegen unit,
+    /// concurrency, phases, slowest units) to
+    /// DIR/.lockstep/timings/lockstep-timings.html and print its path;
+    /// `--timings=json` writes the same data as JSON beside it.
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "html")]
+    timings: Option<TimingsFormat>,
+    /// Write a Chrome trace-event file of the build (phases, each unit on
+    /// its worker, link steps, cache reads and writes): open it in
+    /// https://ui.perfetto.dev or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TimingsFormat {
+    Html,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -223,6 +250,20 @@ enum Cgu {
     Module,
     Function,
     Partition,
+}
+
+/// How diagnostics are printed, as cargo's `--message-format` says it.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MessageFormat {
+    Human,
+    Json,
+}
+
+fn diagnostic_style(diagnostics: Diagnostics, format: MessageFormat) -> DiagnosticStyle {
+    match format {
+        MessageFormat::Json => DiagnosticStyle::Json,
+        MessageFormat::Human => diagnostics.into(),
+    }
 }
 
 impl From<Diagnostics> for DiagnosticStyle {
@@ -242,7 +283,7 @@ impl BuildArgs {
         options.target = self.target.clone();
         options.linker = self.linker.clone();
         options.ld = self.ld.clone();
-        options.diagnostics = self.diagnostics.into();
+        options.diagnostics = diagnostic_style(self.diagnostics, self.message_format);
         options.cache_dir = self.cache_dir.clone();
         options.cgu = match self.cgu {
             Cgu::Module => CguMode::Module,
@@ -274,14 +315,38 @@ impl BuildArgs {
         for fault in &self.inject_fault {
             options.faults.insert(driver::parse_fault(fault).map_err(|e| format!("--inject-fault {e}"))?);
         }
+        if self.timings.is_some() || self.trace.is_some() {
+            // Under the fuzzed scheduler the trace follows the schedule's
+            // logical time, so a replayed schedule gives the same trace.
+            let trace = match options.scheduling {
+                Scheduling::Threads => Trace::wall(),
+                _ => Trace::logical(),
+            };
+            options.trace = Some(Arc::new(trace));
+        }
         Ok(options)
     }
 }
 
+/// Every error the command line reports: on stderr, as `error: MESSAGE` or
+/// (when it is about a place) `PLACE: error: MESSAGE`, and exit status 1.
 fn fail(error: impl std::fmt::Display) -> ExitCode {
-    let text = error.to_string();
-    eprintln!("{}", text.trim_end());
+    eprintln!("{}", error_text(&error.to_string()));
     ExitCode::from(1)
+}
+
+/// `text` in the one error form: prefixed with `error: ` unless its first
+/// line already has it (a diagnostic, or an error about a file) or is a
+/// JSON diagnostic.
+fn error_text(text: &str) -> String {
+    let text = text.trim_end();
+    let first = text.lines().next().unwrap_or_default();
+    // JSON diagnostics (`--message-format json`) are one object per line.
+    if first.starts_with("error: ") || first.contains(": error: ") || first.starts_with("{\"$message_type\"") {
+        text.to_string()
+    } else {
+        format!("error: {text}")
+    }
 }
 
 /// Runs a build, writes the report and the explanation, and returns the
@@ -306,8 +371,24 @@ fn build(args: &BuildArgs, output: Option<PathBuf>, parallelism: &Parallelism) -
             eprintln!("{}: error: cannot write the schedule: {e}", path.display());
         }
     }
-    for problem in &report.cache_problems {
-        eprintln!("warning: cache: {problem} (treated as a miss)");
+    let full_disk = out_of_space(&report, &options);
+    match (&full_disk, &result) {
+        // One line says it all; the per-object failures it caused would bury it.
+        (Some(note), Err(_)) => {
+            eprintln!("error: {note}");
+            return Err(ExitCode::from(1));
+        }
+        (Some(note), Ok(_)) => {
+            eprintln!("warning: {note} (the build succeeded, but some cache entries were not stored)")
+        }
+        (None, _) => {
+            for problem in &report.cache_problems {
+                eprintln!("warning: cache: {problem} (treated as a miss)");
+            }
+        }
+    }
+    if let Some(trace) = &options.trace {
+        write_timings(args, &options, &report, &trace.finish());
     }
     match result {
         Ok(_) => Ok(options.output_path()),
@@ -315,8 +396,78 @@ fn build(args: &BuildArgs, output: Option<PathBuf>, parallelism: &Parallelism) -
     }
 }
 
+/// When the disk filled up during the build (the cache, the staged link
+/// inputs or the linker's output), the one thing to say: what ran out,
+/// where, and what to do.
+fn out_of_space(report: &BuildReport, options: &BuildOptions) -> Option<String> {
+    const NO_SPACE: &str = "No space left on device";
+    let messages = report.cache_problems.iter().chain(report.failed.iter().map(|f| &f.error));
+    let count = messages.filter(|m| m.contains(NO_SPACE)).count();
+    (count > 0).then(|| {
+        let cache = options.cache_dir();
+        format!(
+            "no space left on device under {work} ({count} write{s} failed): free some space there, shrink the \
+             cache with `lockstep cache gc --cache-dir {cache} --max-size 100M`, or move it with `--cache-dir DIR`",
+            work = options.work_dir().display(),
+            cache = cache.display(),
+            s = if count == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// Writes what `--timings` and `--trace` asked for; a file that cannot be
+/// written is a warning, never a failed build.
+fn write_timings(args: &BuildArgs, options: &BuildOptions, report: &BuildReport, trace: &BuildTrace) {
+    let write = |path: &std::path::Path, text: String, what: &str| {
+        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(path, text));
+        match written {
+            Ok(()) => eprintln!("{what}: {}", path.display()),
+            Err(e) => eprintln!("warning: cannot write the {what} to {}: {e}", path.display()),
+        }
+    };
+    if let Some(path) = &args.trace {
+        write(path, timings::chrome::trace_events(trace), "trace");
+    }
+    let Some(format) = args.timings else { return };
+    let summary = timings::BuildSummary {
+        project: args.dir.display().to_string(),
+        status: report.status.to_string(),
+        profile: format!("{}, cgu {}", if args.release { "release" } else { "debug" }, report.cgu),
+        workers: trace
+            .spans
+            .iter()
+            .filter_map(|s| match s.lane {
+                Lane::Worker(i) => Some(i as usize + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0),
+        functions: report.functions,
+    };
+    let dir = options.work_dir().join("timings");
+    match format {
+        TimingsFormat::Html => {
+            write(&dir.join("lockstep-timings.html"), timings::html::page(&summary, trace), "timings")
+        }
+        TimingsFormat::Json => write(&dir.join("lockstep-timings.json"), timings::json(&summary, trace), "timings"),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to stdout with status 0; a usage error gets
+        // clap's message (already `error: ...`) and the status of every
+        // other error.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+    };
     // Connect to a `make` jobserver before opening any file: it arrives as
     // inherited descriptor numbers, trustworthy only until we open our own.
     let jobs = match &cli.command {
@@ -343,14 +494,16 @@ fn main() -> ExitCode {
                 Err(e) => fail(format!("error: cannot run `{}`: {e}", exe.display())),
             }
         }
-        Command::Check { dir, diagnostics } => match lockstep_core::lks::check_dir(&dir, diagnostics.into()) {
-            Ok(program) => {
-                let functions: usize = program.modules.iter().map(|m| m.functions.len()).sum();
-                println!("ok: {} modules, {} functions", program.modules.len(), functions);
-                ExitCode::SUCCESS
+        Command::Check { dir, diagnostics, message_format } => {
+            match lockstep_core::lks::check_dir(&dir, diagnostic_style(diagnostics, message_format)) {
+                Ok(program) => {
+                    let functions: usize = program.modules.iter().map(|m| m.functions.len()).sum();
+                    println!("ok: {} modules, {} functions", program.modules.len(), functions);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
             }
-            Err(e) => fail(e),
-        },
+        }
         Command::Cache { action } => cache_command(action),
         Command::Verify(args) => verify_command(&args),
         Command::Replay { file } => replay_command(&file),

@@ -90,7 +90,12 @@ impl Manifest {
     /// decodes would otherwise hand wrong recorded hashes to every later
     /// build of an unchanged module.
     pub fn load(path: &Path) -> Option<Manifest> {
-        let bytes = std::fs::read(path).ok()?;
+        Manifest::decode(&std::fs::read(path).ok()?)
+    }
+
+    /// A manifest from the bytes [`Manifest::encode`] gave; `None` for
+    /// anything else (damaged, truncated, another version).
+    pub fn decode(bytes: &[u8]) -> Option<Manifest> {
         let (encoded, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
         if blake3::hash(encoded).as_bytes() != checksum {
             return None;
@@ -124,10 +129,15 @@ impl Manifest {
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        write_atomic(path, &self.encode()?)
+    }
+
+    /// The bytes [`Manifest::save`] writes: postcard, then a BLAKE3 checksum.
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
         let mut bytes = postcard::to_stdvec(self).map_err(std::io::Error::other)?;
         let checksum = blake3::hash(&bytes);
         bytes.extend_from_slice(checksum.as_bytes());
-        write_atomic(path, &bytes)
+        Ok(bytes)
     }
 
     /// Whether the executable this manifest describes is on disk, intact.

@@ -37,6 +37,7 @@ pub mod hash;
 pub mod manifest;
 pub mod report;
 pub mod session;
+pub mod trace;
 
 use crate::mir::{self, EntryPoint, GlobalDef, Signature, Symbol, Ty, Visibility};
 use hash::ContentHash;

@@ -50,13 +50,49 @@ pub struct SourceFile {
     /// Hash of `text`, computed once when the file is read: the up-to-date
     /// check and incremental checking both need it.
     pub hash: ContentHash,
+    /// Where the file stopped being UTF-8, if it did: `text` then holds the
+    /// bytes decoded lossily, and the file gets one error there.
+    pub invalid_utf8_at: Option<usize>,
 }
 
 impl SourceFile {
     pub fn new(module: impl Into<String>, display_path: impl Into<String>, text: impl Into<String>) -> SourceFile {
         let text = text.into();
         let hash = ContentHash::of(text.as_bytes());
-        SourceFile { module: module.into(), display_path: display_path.into(), text, hash }
+        SourceFile { module: module.into(), display_path: display_path.into(), text, hash, invalid_utf8_at: None }
+    }
+
+    /// A file read from disk: its bytes as text, lossily if they are not
+    /// UTF-8 (the hash is of the bytes, so any change is seen).
+    pub fn from_bytes(module: impl Into<String>, display_path: impl Into<String>, bytes: Vec<u8>) -> SourceFile {
+        match String::from_utf8(bytes) {
+            // Valid text (the usual case) keeps its buffer: no copy of
+            // every source on every build.
+            Ok(text) => SourceFile::new(module, display_path, text),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let hash = ContentHash::of(e.as_bytes());
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                SourceFile {
+                    module: module.into(),
+                    display_path: display_path.into(),
+                    text,
+                    hash,
+                    invalid_utf8_at: Some(at),
+                }
+            }
+        }
+    }
+
+    /// Why this is not source text, and where: invalid UTF-8, or a control
+    /// character no text file has (a NUL, say), which marks a binary file.
+    /// One error for the whole file then, instead of one per stray byte.
+    pub fn not_text(&self) -> Option<(usize, String)> {
+        if let Some(at) = self.invalid_utf8_at {
+            return Some((at, "it is not UTF-8 text".to_string()));
+        }
+        let (at, c) = self.text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))?;
+        Some((at, format!("it looks like a binary file (control character U+{:04X})", u32::from(c))))
     }
 }
 
@@ -89,11 +125,7 @@ pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
         }
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
         let bytes = std::fs::read(&path).map_err(|error| LoadError { path: path.clone(), error })?;
-        // Invalid UTF-8 is reported by the lexer as unexpected characters
-        // rather than refusing the whole file. Valid text (the usual case)
-        // keeps its buffer: no copy of every source on every build.
-        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        files.push(SourceFile::new(stem, path.display().to_string(), text));
+        files.push(SourceFile::from_bytes(stem, path.display().to_string(), bytes));
     }
     files.sort_by(|a, b| a.module.cmp(&b.module));
     Ok(ProjectSources { files })
@@ -119,6 +151,11 @@ pub fn parse_project(dir: &Path, sources: &ProjectSources) -> (ParsedProject, Ve
                 Span::new(file, 0, 0),
                 format!("module name `{}` is not a valid identifier (rename the file)", source.module),
             ));
+            continue;
+        }
+        if let Some((at, why)) = source.not_text() {
+            diagnostics.push(Diagnostic::error(Span::new(file, at, at), format!("not a source file: {why}")));
+            modules.push(ParsedModule { name: source.module.clone(), file, ast: parse_module(file, "").0 });
             continue;
         }
         let (ast, errors) = parse_module(file, &source.text);

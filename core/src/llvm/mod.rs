@@ -124,6 +124,20 @@ pub fn normalize_triple(triple: &str) -> String {
 }
 
 /// The LLVM in use, e.g. `llvm-14.0.6`, for cache keys.
+/// Whether this build of LLVM can generate code for `triple`: checked once,
+/// before planning, so a bad `--target` is one error rather than one per
+/// codegen unit.
+pub fn check_target(triple: &str) -> Result<(), String> {
+    initialise_targets();
+    let normalised = TargetMachine::normalize_triple(&TargetTriple::create(triple));
+    Target::from_triple(&normalised).map(|_| ()).map_err(|e| {
+        format!(
+            "unsupported target `{triple}`: {} (this lockstep generates code for x86-64 and AArch64)",
+            e.to_string_lossy().trim_end_matches('.')
+        )
+    })
+}
+
 pub fn backend_version() -> String {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(version::detect).clone()

@@ -108,7 +108,11 @@ impl Repro {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line.split_once(": ").ok_or_else(|| format!("line {}: expected `KEY: VALUE`", n + 1))?;
+            // `detail:` alone is an empty line of a multi-line detail.
+            let (key, value) = line
+                .split_once(": ")
+                .or_else(|| line.strip_suffix(':').map(|key| (key, "")))
+                .ok_or_else(|| format!("line {}: expected `KEY: VALUE`", n + 1))?;
             fields.take(key, value.trim()).map_err(|e| format!("line {}: {e}", n + 1))?;
         }
         fields.finish(sources)
@@ -152,7 +156,11 @@ impl Fields {
                 let oracle = Oracle::parse(oracle).ok_or_else(|| format!("`{oracle}` is not an oracle"))?;
                 let (step, action) = rest.split_once(' ').unwrap_or((rest, ""));
                 let step = step.parse().map_err(|_| format!("`{step}` is not a step number"))?;
-                let action = action.trim().trim_start_matches('(').trim_end_matches(')').to_string();
+                // Exactly one pair of parentheses wraps the action, which may
+                // hold parentheses of its own; spaces as `to_text` writes them.
+                let action = action.trim();
+                let action = action.strip_prefix('(').and_then(|a| a.strip_suffix(')')).unwrap_or(action);
+                let action = one_line(action);
                 self.failed = Some((oracle, step, action));
             }
             "detail" => self.detail.push(value.to_string()),

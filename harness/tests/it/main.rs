@@ -4,6 +4,7 @@
 //! through one `check` helper each. Set `UPDATE_EXPECT=1` to rewrite the
 //! expectations from what lockstep does today, then review the diff.
 
+mod cli_errors;
 mod differential;
 mod edits;
 mod examples;
@@ -17,6 +18,7 @@ mod random_edits;
 mod repro;
 mod snapshots;
 mod support;
+mod timings;
 mod verify;
 mod verify_primitives;
 mod zoo;

@@ -75,3 +75,28 @@ fn lockstep_replay_passes_when_the_failure_is_gone_and_rejects_bad_files() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not a repro file"), "{}", text(&out.stderr));
 }
+
+/// Repro files written for failures whose action or detail is awkward text read back as the same repro
+/// (the `schedule_text` fuzz target found the action's spacing and parentheses mangled on the way).
+#[test]
+fn awkward_actions_and_details_round_trip_through_the_repro_file() {
+    for (action, detail) in [
+        ("add function f(x)", "one line"),
+        ("body  1\t4", "spaced"),
+        ("((nested))", "first\n\nafter a blank line\n  indented"),
+        ("", ""),
+    ] {
+        let repro = Repro {
+            case: case(&["body 1 4"]),
+            guide: None,
+            oracle: Oracle::CleanEquality,
+            step: 2,
+            action: action.split_whitespace().collect::<Vec<_>>().join(" "),
+            detail: detail.lines().map(str::trim).collect::<Vec<_>>().join("\n"),
+            bug: None,
+        };
+        let text = repro.to_text();
+        let again = Repro::parse(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        assert_eq!(again, repro, "{text}");
+    }
+}

@@ -29,6 +29,7 @@ enum Mode {
     Pct(Pct),
     Replay(Schedule),
     LenientReplay(LenientGuide),
+    Scripted { choices: Vec<u8>, cursor: usize },
 }
 
 /// The seed a strategy runs with: the one it was given.
@@ -80,6 +81,14 @@ impl Chooser {
         Chooser { mode: Mode::LenientReplay(guide), recorded: Schedule::default(), preemptions: 0 }
     }
 
+    /// A chooser whose decisions are given as bytes, for coverage-guided fuzzers: at each step the next
+    /// byte, modulo the number of enabled events, picks one; once the bytes run out every step takes
+    /// the default event. A fuzzer that mutates the bytes mutates the schedule directly, and a short
+    /// input is the sequential run with a few preemptions at its start.
+    pub fn scripted(choices: Vec<u8>) -> Chooser {
+        Chooser { mode: Mode::Scripted { choices, cursor: 0 }, recorded: Schedule::default(), preemptions: 0 }
+    }
+
     /// Tells PCT how many steps the run will take, unless it was told already or has started.
     /// The executor calls this with the plan's event count, so `Chooser::new(pct)` just works.
     pub fn suggest_step_estimate(&mut self, steps: usize) {
@@ -119,6 +128,11 @@ impl Chooser {
                 }
             }
             Mode::LenientReplay(guide) => guide.choose(candidates),
+            Mode::Scripted { choices, cursor } => {
+                let choice = choices.get(*cursor).map_or(0, |&byte| usize::from(byte) % candidates.len());
+                *cursor += 1;
+                choice
+            }
         };
         self.recorded.push(&candidates[index]);
         if index != 0 {
@@ -317,5 +331,15 @@ mod tests {
         assert_eq!(job_of_label("plain"), "plain");
         assert_eq!(job_of_label("odd)"), "odd)");
         assert_eq!(job_of_label("empty()"), "");
+    }
+
+    #[test]
+    fn scripted_choices_wrap_around_the_candidates_then_default() {
+        let candidates = |n: usize| (0..n).map(|i| format!("e{i}")).collect::<Vec<_>>();
+        let mut chooser = Chooser::scripted(vec![1, 5, 2]);
+        let picks: Vec<usize> = [3, 3, 2, 4, 4].iter().map(|&n| chooser.choose(&candidates(n)).unwrap()).collect();
+        assert_eq!(picks, [1, 2, 0, 0, 0]);
+        assert_eq!(chooser.preemptions(), 2);
+        assert_eq!(chooser.schedule().to_string(), "e1 e2 e0 e0 e0");
     }
 }

@@ -190,11 +190,36 @@ impl FromStr for Edit {
         let args: Vec<u16> = words
             .map(|w| w.parse::<u16>().map_err(|_| format!("`{text}`: `{w}` is not a number from 0 to 65535")))
             .collect::<Result<_, _>>()?;
+        Edit::of_kind(kind, &args).map_err(|e| format!("`{text}`: {e}"))
+    }
+}
+
+/// Three bytes per edit, the form the `invalidation` fuzz target mutates:
+/// the kind (modulo the number of kinds) and two indices (a kind that takes
+/// one number ignores the second). Indices are taken modulo whatever the
+/// program offers, so small ones reach everything.
+impl<'a> arbitrary::Arbitrary<'a> for Edit {
+    fn arbitrary(input: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Edit> {
+        let kind = Edit::KINDS[usize::from(u8::arbitrary(input)?) % Edit::KINDS.len()];
+        let (a, b) = (u16::from(u8::arbitrary(input)?), u16::from(u8::arbitrary(input)?));
+        Ok(Edit::of_kind(kind, &[a, b])
+            .or_else(|_| Edit::of_kind(kind, &[a]))
+            .expect("every kind in Edit::KINDS takes one or two numbers"))
+    }
+
+    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
+        (3, Some(3))
+    }
+}
+
+impl Edit {
+    /// The edit of kind `kind` (as [`Edit::KINDS`] spells it) with the numbers `args`.
+    fn of_kind(kind: &str, args: &[u16]) -> Result<Edit, String> {
         let want = |n: usize| -> Result<(), String> {
             if args.len() == n {
                 Ok(())
             } else {
-                Err(format!("`{text}`: `{kind}` takes {n} number(s)"))
+                Err(format!("`{kind}` takes {n} number(s)"))
             }
         };
         let two = |make: fn(u16, u16) -> Edit| want(2).map(|_| make(args[0], args[1]));

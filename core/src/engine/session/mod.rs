@@ -10,14 +10,21 @@ use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::hash::{self, compiler_fingerprint, ContentHash, FunctionContentHash, StableHasher};
 use crate::engine::manifest::{self, FileStamp, FunctionRecord, Manifest, UnitRecord};
 use crate::engine::report::{BuildReport, Failure};
+use crate::engine::trace::{traced, Category, Detail, Lane, Trace};
 use crate::engine::{FrontEnd, FunctionFacts, ProgramIndex};
 use crate::exec::{self, CodegenStage, ExecMode, LinkStage, NodeId, Plan, Stage};
 use crate::link::Linker;
 use crate::mir::{self, CodegenUnit, EntryPoint, GlobalDef, Symbol};
 use lockstep_scheduler::bug_zoo::{self, Bug};
-use lockstep_scheduler::sync::thread;
+use lockstep_scheduler::sync::{thread, Arc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+mod codegen;
+mod link;
+
+use codegen::CodegenWork;
+use link::LinkWork;
 
 /// A code generator, one per worker thread (it may hold thread-bound state
 /// such as an LLVM context).
@@ -122,6 +129,8 @@ pub struct SessionOptions {
     /// build's up-to-date check.
     pub inputs: ContentHash,
     pub explain: Option<String>,
+    /// Records phases, units, link steps and cache operations (`--timings`, `--trace`).
+    pub trace: Option<Arc<Trace>>,
 }
 
 impl SessionOptions {
@@ -340,21 +349,27 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     let backend_id = backends.identity();
     let mut report = BuildReport { status: "ok", cgu: options.cgu.name(), ..BuildReport::default() };
 
-    let hashes = hash_functions(frontend, previous, options.verify_cache, &mut report);
+    let trace = options.trace.as_deref();
+    let hashes = traced(trace, Category::Phase, Lane::Main, "hash", || {
+        hash_functions(frontend, previous, options.verify_cache, &mut report)
+    });
     if !report.failed.is_empty() {
         return SessionResult { report, succeeded: false };
     }
     let HashedFunctions { module_keys, functions, weights } = hashes;
     report.functions = functions.iter().filter(|f| !f.is_init).count();
-    let units = group_into_units(program, &functions, &options);
+    let (units, pack_keys, mut layout) = traced(trace, Category::Phase, Lane::Main, "plan", || {
+        let units = group_into_units(program, &functions, &options);
+        let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
+        let layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
+        (units, pack_keys, layout)
+    });
     let entry_key = StableHasher::new("lockstep.entry")
         .str(compiler_fingerprint())
         .str(&backend_id)
         .serialized(&config)
         .serialized(&program.entry)
         .finish();
-    let pack_keys: Vec<ContentHash> = units.iter().map(|u| pack_key(u, &functions)).collect();
-    let mut layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
 
     // Link inputs live in `WORK/objects`, each named by the hash of its
     // bytes: written once, never changed, so builds (concurrent ones too,
@@ -389,6 +404,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         // Verifying recompiles every hit; LTO needs the bitcode itself; a
         // cross build writes the objects out by name.
         shortcut_staging: (!options.verify_cache && !options.lto && !named).then_some(shortcut_dir.as_path()),
+        trace,
     };
     let mut link_stage = LinkWork {
         backends,
@@ -407,6 +423,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         output: options.output.clone(),
         lto: options.lto,
         previous_link: previous.map(|m| (m.link_key, m.output)),
+        trace,
     };
     // The manifest's tables need only the hashes, so on threads they are
     // built beside the pipeline, mostly while the system linker runs.
@@ -451,7 +468,8 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     manifest.function_count = report.functions;
     manifest.unit_count = units.len();
     if options.link {
-        if let Err(e) = manifest.save(&options.manifest_path) {
+        let saved = traced(trace, Category::Phase, Lane::Main, "manifest", || manifest.save(&options.manifest_path));
+        if let Err(e) = saved {
             report.cache_problems.push(format!("saving the build manifest: {e}"));
         }
     }
@@ -704,461 +722,5 @@ fn report_failures(
             None,
             format!("--replay-schedule: the build diverged from the schedule: {divergence}"),
         ));
-    }
-}
-
-/// One function's IR bytes, and whether Layer 1 had them.
-type FoundIr = (Vec<u8>, bool);
-
-struct CodegenWork<'a, F, B> {
-    frontend: &'a F,
-    backends: &'a B,
-    cache: &'a ArtifactCache,
-    config: &'a CodegenConfig,
-    backend_id: &'a str,
-    functions: &'a [FunctionEntry<'a>],
-    units: &'a [UnitPlan],
-    /// Each unit's Layer 1 pack key (see [`pack_key`]).
-    pack_keys: Vec<ContentHash>,
-    node_unit: BTreeMap<NodeId, usize>,
-    entry_node: NodeId,
-    entry: &'a EntryPoint,
-    entry_key: ContentHash,
-    verify: bool,
-    /// The previous build's Layer 1 packs per unit, newest first.
-    previous_packs: BTreeMap<String, Vec<ContentHash>>,
-    /// The previous build's units, for the unchanged-unit shortcut.
-    previous_units: BTreeMap<String, UnitRecord>,
-    /// Where staged link inputs are, when the shortcut may be taken.
-    shortcut_staging: Option<&'a Path>,
-}
-
-impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
-    /// Layer 1 for one unit's functions.
-    ///
-    /// Entries are keyed by function content hash, and stored in packs, one
-    /// file per unit holding the IR of all its functions: creating a file
-    /// is the most expensive thing a build does on an ordinary disk (about
-    /// half a millisecond here), and per-function files made a clean build
-    /// of 2000 functions spend more time creating files than generating
-    /// code. A function is found in the pack for the unit's exact members,
-    /// or in the pack the previous build used for the unit (which still
-    /// holds every function a body edit did not touch), or in a
-    /// stand-alone entry; otherwise it is lowered afresh. Returns each
-    /// function's IR bytes and whether it was a hit.
-    fn unit_ir(
-        &self,
-        unit: &UnitPlan,
-        pack_key: ContentHash,
-        problems: &mut Vec<String>,
-    ) -> Result<Vec<FoundIr>, String> {
-        let mut known: BTreeMap<ContentHash, Vec<u8>> = BTreeMap::new();
-        let mut exact = false;
-        let history = self.previous_packs.get(&unit.name).into_iter().flatten().filter(|k| **k != pack_key);
-        for (candidate, is_exact) in std::iter::once((&pack_key, true)).chain(history.map(|k| (k, false))) {
-            let wanted = |known: &BTreeMap<ContentHash, Vec<u8>>| {
-                unit.functions.iter().any(|&i| !known.contains_key(&self.functions[i].hash.combined))
-            };
-            if !wanted(&known) {
-                break;
-            }
-            match self.cache.get(Layer::Ir, candidate) {
-                Lookup::Hit(bytes) => match postcard::from_bytes::<Vec<(ContentHash, Vec<u8>)>>(&bytes) {
-                    Ok(entries) => {
-                        exact |= is_exact;
-                        known.extend(entries);
-                    }
-                    Err(e) => problems.push(format!("IR pack of unit `{}`: undecodable: {e}", unit.name)),
-                },
-                Lookup::Bad(why) => problems.push(format!("IR pack of unit `{}`: {why}", unit.name)),
-                Lookup::Miss => {}
-            }
-            if exact {
-                break;
-            }
-        }
-        let mut out = Vec::new();
-        for &i in &unit.functions {
-            let f = &self.functions[i];
-            let key = f.hash.combined;
-            let lower = || -> Result<Vec<u8>, String> {
-                let ir = self
-                    .frontend
-                    .lower(f.symbol)
-                    .ok_or_else(|| format!("the front end cannot lower `{}`", f.symbol))?;
-                postcard::to_stdvec(&ir).map_err(|e| format!("serialising the IR of `{}`: {e}", f.symbol))
-            };
-            let cached = match known.remove(&key) {
-                Some(bytes) => Some(bytes),
-                None => match self.cache.get(Layer::Ir, &key) {
-                    Lookup::Hit(bytes) => Some(bytes),
-                    Lookup::Bad(why) => {
-                        problems.push(format!("IR of `{}`: {why}", f.symbol));
-                        None
-                    }
-                    Lookup::Miss => None,
-                },
-            };
-            match cached {
-                Some(bytes) => {
-                    if self.verify && lower()? != bytes {
-                        let h = &f.hash;
-                        return Err(format!(
-                            "--verify-cache: cached IR of `{}` differs from a fresh lowering with the same content hash {} (body {}, signature {}, callees {}, globals {})",
-                            f.symbol,
-                            key.short(),
-                            h.body.short(),
-                            h.signature.short(),
-                            h.callees.short(),
-                            h.globals.short()
-                        ));
-                    }
-                    out.push((bytes, true));
-                }
-                None => out.push((lower()?, false)),
-            }
-        }
-        if !exact {
-            let entries: Vec<(ContentHash, &[u8])> = unit
-                .functions
-                .iter()
-                .zip(&out)
-                .map(|(&i, (bytes, _))| (self.functions[i].hash.combined, bytes.as_slice()))
-                .collect();
-            let stored = postcard::to_stdvec(&entries)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| self.cache.put(Layer::Ir, &pack_key, &bytes).map_err(|e| e.to_string()));
-            if let Err(e) = stored {
-                problems.push(format!("storing the IR pack of unit `{}`: {e}", unit.name));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The unchanged-unit shortcut. When the unit's members have exactly
-    /// the content hashes they had in the previous build, their IR is the
-    /// IR that build recorded (Layer 1's contract: a content hash determines
-    /// the IR), so the object key follows from the recorded IR hashes
-    /// without reading Layer 1. If it is the recorded key (same backend and
-    /// configuration), the object that build staged for the link is this
-    /// unit's object; it is used after checking its bytes against the
-    /// recorded hash, without reading Layer 2. Anything else (no record, a
-    /// changed key, a missing or damaged staged file) takes the normal path.
-    fn unchanged_unit(&self, unit: &UnitPlan, ir_pack: ContentHash) -> Option<UnitOutcome> {
-        let staging = self.shortcut_staging?;
-        let record = self.previous_units.get(&unit.name)?;
-        if record.ir_pack != ir_pack || record.ir_hashes.len() != unit.functions.len() || unit.faulted.is_some() {
-            return None;
-        }
-        let key = unit_key(self.backend_id, self.config, &unit.name, &unit.globals, &record.ir_hashes);
-        if key != record.object_key {
-            return None;
-        }
-        let staged = staged_object_path(staging, &record.object_hash);
-        if !record.object_hash.matches_file(&staged) && !bug_zoo::active(Bug::StagedObjectUnchecked) {
-            return None;
-        }
-        Some(UnitOutcome {
-            bytes: Vec::new(),
-            key,
-            ir_pack,
-            ir_hashes: record.ir_hashes.clone(),
-            object_hash: record.object_hash,
-            staged: Some(staged),
-            ir_lookups: unit.functions.iter().map(|&i| (i, true)).collect(),
-            object_hit: true,
-            problems: Vec::new(),
-        })
-    }
-
-    fn run_unit(&self, backend: &mut B::Backend, u: usize) -> Result<UnitOutcome, String> {
-        let (unit, ir_pack) = (&self.units[u], self.pack_keys[u]);
-        if let Some(outcome) = self.unchanged_unit(unit, ir_pack) {
-            return Ok(outcome);
-        }
-        let mut problems = Vec::new();
-        let found = self.unit_ir(unit, ir_pack, &mut problems)?;
-        let ir_lookups: Vec<(usize, bool)> =
-            unit.functions.iter().zip(&found).map(|(&i, (_, hit))| (i, *hit)).collect();
-        let ir: Vec<Vec<u8>> = found.into_iter().map(|(bytes, _)| bytes).collect();
-        let hashes: Vec<ContentHash> = ir.iter().map(|b| ContentHash::of(b)).collect();
-        let key = unit_key(self.backend_id, self.config, &unit.name, &unit.globals, &hashes);
-        if let Some(fault) = &unit.faulted {
-            return Err(format!("injected fault: codegen of `{fault}` fails (--inject-fault)"));
-        }
-        let compile = |backend: &mut B::Backend| -> Result<Vec<u8>, String> {
-            let mut cgu = CodegenUnit { name: unit.name.clone(), globals: unit.globals.clone(), functions: Vec::new() };
-            for (bytes, &i) in ir.iter().zip(&unit.functions) {
-                let f = postcard::from_bytes::<mir::Function>(bytes)
-                    .map_err(|e| format!("reading the IR of `{}`: {e}", self.functions[i].symbol))?;
-                cgu.functions.push(f);
-            }
-            backend.compile_unit(&cgu, self.config)
-        };
-        let (bytes, object_hit) = match self.cache.get(Layer::Object, &key) {
-            Lookup::Hit(bytes) => {
-                if self.verify && compile(backend)? != bytes {
-                    return Err(format!(
-                        "--verify-cache: the cached artifact of unit `{}` differs from a fresh compile with the same key {}",
-                        unit.name,
-                        key.short()
-                    ));
-                }
-                (bytes, true)
-            }
-            other => {
-                if let Lookup::Bad(why) = other {
-                    problems.push(format!("object of unit `{}`: {why}", unit.name));
-                }
-                let bytes = compile(backend)?;
-                // A failed store only costs a future miss.
-                if let Err(e) = self.cache.put(Layer::Object, &key, &bytes) {
-                    problems.push(format!("storing the object of unit `{}`: {e}", unit.name));
-                }
-                (bytes, false)
-            }
-        };
-        let object_hash = ContentHash::of(&bytes);
-        Ok(UnitOutcome {
-            bytes,
-            key,
-            ir_pack,
-            ir_hashes: hashes,
-            object_hash,
-            staged: None,
-            ir_lookups,
-            object_hit,
-            problems,
-        })
-    }
-}
-
-impl<F: FrontEnd, B: BackendFactory> CodegenStage for CodegenWork<'_, F, B> {
-    type Worker = B::Backend;
-    type Output = Artifact;
-    type Error = String;
-
-    fn new_worker(&self) -> B::Backend {
-        self.backends.create()
-    }
-
-    fn run(&self, backend: &mut B::Backend, node: NodeId) -> Result<Artifact, String> {
-        if node == self.entry_node {
-            let (bytes, object_hit) = match self.cache.get(Layer::Object, &self.entry_key) {
-                Lookup::Hit(bytes) => (bytes, true),
-                _ => {
-                    let bytes = backend.compile_entry(self.entry, self.config)?;
-                    let _ = self.cache.put(Layer::Object, &self.entry_key, &bytes);
-                    (bytes, false)
-                }
-            };
-            let object_hash = ContentHash::of(&bytes);
-            let outcome = UnitOutcome {
-                bytes,
-                key: self.entry_key,
-                ir_pack: ContentHash::default(),
-                ir_hashes: Vec::new(),
-                object_hash,
-                staged: None,
-                ir_lookups: Vec::new(),
-                object_hit,
-                problems: Vec::new(),
-            };
-            return Ok(Artifact::Unit(outcome));
-        }
-        let Some(&u) = self.node_unit.get(&node) else { return Err(format!("no unit for step {node:?}")) };
-        self.run_unit(backend, u).map(Artifact::Unit)
-    }
-}
-
-struct LinkWork<'a, B: BackendFactory> {
-    backends: &'a B,
-    backend: Option<B::Backend>,
-    cache: &'a ArtifactCache,
-    config: &'a CodegenConfig,
-    backend_id: &'a str,
-    cgu: CguMode,
-    modules: BTreeMap<NodeId, usize>,
-    module_names: Vec<String>,
-    entry_link: NodeId,
-    final_link: Option<NodeId>,
-    /// Where link inputs go: content-addressed, or (`named`) by module.
-    staging: PathBuf,
-    named: bool,
-    linker: &'a Linker,
-    output: PathBuf,
-    lto: bool,
-    /// The previous build's link key and executable stamp.
-    previous_link: Option<(ContentHash, FileStamp)>,
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn units_of<'x>(inputs: &'x [(NodeId, &'x Artifact)]) -> Vec<&'x UnitOutcome> {
-    inputs
-        .iter()
-        .filter_map(|(_, a)| match a {
-            Artifact::Unit(u) => Some(u),
-            _ => None,
-        })
-        .collect()
-}
-
-impl<B: BackendFactory> LinkWork<'_, B> {
-    /// Puts an object where the linker can read it: by content hash (a
-    /// file already there with these bytes is reused), or by `name`.
-    fn place(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
-        self.place_hashed(name, bytes, ContentHash::of(bytes))
-    }
-
-    /// `place` for bytes whose hash is already known.
-    fn place_hashed(&self, name: &str, bytes: &[u8], hash: ContentHash) -> Result<PathBuf, String> {
-        if self.named {
-            let path = self.staging.join(format!("{name}.o"));
-            write_file(&path, bytes)?;
-            return Ok(path);
-        }
-        let path = staged_object_path(&self.staging, &hash);
-        // The name promises the content; a damaged file is replaced.
-        if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
-            return Ok(path);
-        }
-        crate::engine::cache::write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
-    }
-
-    /// Where a unit's object is for the linker: already staged, or placed.
-    fn stage(&self, name: &str, unit: &UnitOutcome) -> Result<PathBuf, String> {
-        match &unit.staged {
-            Some(path) => Ok(path.clone()),
-            None => self.place_hashed(name, &unit.bytes, unit.object_hash),
-        }
-    }
-
-    fn link_module(&mut self, module: usize, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
-        let units = units_of(inputs);
-        let keys: Vec<ContentHash> = units.iter().map(|u| u.key).collect();
-        let name = &self.module_names[module];
-        if self.lto {
-            let bitcode = units.iter().map(|u| u.bytes.clone()).collect();
-            return Ok(Artifact::Staged { objects: Vec::new(), bitcode, keys });
-        }
-        if units.len() == 1 {
-            let path = self.stage(name, units[0])?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
-        }
-        if let CguMode::Partition { .. } = self.cgu {
-            let mut objects = Vec::new();
-            for (i, unit) in units.iter().enumerate() {
-                objects.push(self.stage(&format!("{name}#{i}"), unit)?);
-            }
-            return Ok(Artifact::Staged { objects, bitcode: Vec::new(), keys });
-        }
-        // Per-function objects: merge with `ld -r`, itself cached by the
-        // keys of its inputs.
-        let mut key = StableHasher::new("lockstep.partial-link");
-        key.bytes(&self.linker.identity());
-        for k in &keys {
-            key.hash(k);
-        }
-        let key = key.finish();
-        if let Lookup::Hit(bytes) = self.cache.get(Layer::Object, &key) {
-            let path = self.place(name, &bytes)?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
-        }
-        let mut parts = Vec::new();
-        for (i, unit) in units.iter().enumerate() {
-            parts.push(self.stage(&format!("{name}.part{i}"), unit)?);
-        }
-        let merged = tempfile::Builder::new()
-            .prefix(".tmp-partial-")
-            .suffix(".o")
-            .tempfile_in(&self.staging)
-            .map_err(|e| format!("{}: {e}", self.staging.display()))?
-            .into_temp_path();
-        self.linker.partial_link(&parts, &merged).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&merged).map_err(|e| format!("{}: {e}", merged.display()))?;
-        let _ = self.cache.put(Layer::Object, &key, &bytes);
-        if self.named {
-            for part in &parts {
-                let _ = std::fs::remove_file(part);
-            }
-        }
-        let path = self.place(name, &bytes)?;
-        Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys })
-    }
-
-    fn link_program(&mut self, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
-        let mut objects = Vec::new();
-        let mut bitcode = Vec::new();
-        let mut link_key = StableHasher::new("lockstep.link");
-        link_key.str(compiler_fingerprint()).str(self.backend_id).serialized(self.config).str(&self.cgu.describe());
-        link_key.bytes(&self.linker.identity());
-        for (_, artifact) in inputs {
-            if let Artifact::Staged { objects: o, bitcode: b, keys } = artifact {
-                objects.extend(o.iter().cloned());
-                bitcode.extend(b.iter().cloned());
-                for k in keys.iter().filter(|_| !bug_zoo::active(Bug::LinkKeyIgnoresObjects)) {
-                    link_key.hash(k);
-                }
-            }
-        }
-        let link_key = link_key.finish();
-        if bug_zoo::active(Bug::LinkWholeStagingDir) {
-            objects = bug_zoo::files_with_extension(&self.staging, "o");
-        }
-        // Nothing that reaches the link changed, and the executable on disk
-        // is the one the previous build wrote: leave it alone.
-        if let Some((previous_key, previous_stamp)) = self.previous_link {
-            if previous_key == link_key && previous_stamp.matches(&self.output) {
-                return Ok(Artifact::Linked { link_key, written: None });
-            }
-        }
-        if self.lto {
-            let backend = self.backend.get_or_insert_with(|| self.backends.create());
-            let mut object_config = self.config.clone();
-            object_config.artifact = ArtifactKind::Object;
-            let merged = backend.lto_link(&bitcode, &object_config)?;
-            objects = vec![self.place("lto", &merged)?];
-        }
-        let dir = self.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        // Link beside the destination, then rename: a concurrent build or
-        // a crash never leaves a half-written executable in place.
-        let tmp = tempfile::Builder::new()
-            .prefix(".lockstep-link-")
-            .tempfile_in(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .into_temp_path();
-        let build_id = &link_key.hex()[..40];
-        self.linker.link_executable(&objects, &tmp, build_id).map_err(|e| e.to_string())?;
-        tmp.persist(&self.output).map_err(|e| format!("{}: {}", self.output.display(), e.error))?;
-        let stamp = FileStamp::of(&self.output)
-            .ok_or_else(|| format!("{}: the linked executable is not there", self.output.display()))?;
-        Ok(Artifact::Linked { link_key, written: Some(stamp) })
-    }
-}
-
-impl<B: BackendFactory> LinkStage<Artifact, String> for LinkWork<'_, B> {
-    fn run(&mut self, node: NodeId, inputs: &[(NodeId, &Artifact)]) -> Result<Artifact, String> {
-        if let Some(&module) = self.modules.get(&node) {
-            return self.link_module(module, inputs);
-        }
-        if node == self.entry_link {
-            let units = units_of(inputs);
-            let entry = units.first().ok_or("missing the entry object")?;
-            let keys = vec![entry.key];
-            if self.lto {
-                return Ok(Artifact::Staged { objects: Vec::new(), bitcode: vec![entry.bytes.clone()], keys });
-            }
-            let path = self.stage(ENTRY_UNIT, entry)?;
-            return Ok(Artifact::Staged { objects: vec![path], bitcode: Vec::new(), keys });
-        }
-        if Some(node) == self.final_link {
-            return self.link_program(inputs);
-        }
-        Err(format!("unknown link step {node:?}"))
     }
 }

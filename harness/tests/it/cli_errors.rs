@@ -1,0 +1,175 @@
+//! Errors that scale: every command-line error has one form (`error: ...`,
+//! or `PLACE: error: ...`) and exit status 1; a garbled or binary file, a
+//! bad `--target` and a full disk each give a handful of lines, not
+//! thousands; `--message-format json` gives one rustc-style object per
+//! diagnostic.
+
+use crate::support::{lockstep, text, workspace_root};
+use lockstep_harness::program::{generate, GenConfig};
+use lockstep_scheduler::fuzz::SplitMix64;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (name, bytes) in files {
+        std::fs::write(tmp.path().join(name), bytes).expect("write a module");
+    }
+    tmp
+}
+
+/// Runs `lockstep ARGS` in `dir`: (exit status, stderr lines).
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let out = lockstep(dir, args);
+    (out.status.code(), text(&out.stderr).lines().map(str::to_string).collect())
+}
+
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = SplitMix64::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// Printable noise: valid UTF-8 text that is nothing like a program.
+fn random_text(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = SplitMix64::new(seed);
+    let alphabet = b"abcxyz019 (){};:=+-*/<>!&|,.\"'#@$%^~`[]\n\t";
+    (0..len).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize]).collect()
+}
+
+#[test]
+fn garbage_and_binary_files_give_a_bounded_number_of_errors() {
+    let valid_main = b"fn main() -> i64 {\n    return 0;\n}\n".as_slice();
+    let binary = random_bytes(3, 3 * 1024);
+    let noise = random_text(4, 3 * 1024);
+    let mut nul = b"fn main() -> i64 { return 0; }\n".to_vec();
+    nul.push(0);
+    for (what, files, most) in [
+        ("3 KB of random bytes as main.lks", vec![("main.lks", binary.as_slice())], 1),
+        ("3 KB of printable noise as main.lks", vec![("main.lks", noise.as_slice())], 21),
+        ("a NUL byte in a module", vec![("main.lks", valid_main), ("util.lks", nul.as_slice())], 1),
+    ] {
+        let tmp = project(&files);
+        for command in ["build", "check"] {
+            let (status, lines) = run(tmp.path(), &[command, "."]);
+            assert_eq!(status, Some(1), "{what}: `{command}` must fail with status 1");
+            assert!(
+                !lines.is_empty() && lines.len() <= most,
+                "{what}: `{command}` printed {} lines (at most {most}):\n{}",
+                lines.len(),
+                lines.join("\n")
+            );
+            assert!(lines.iter().all(|l| l.contains(": error: ") || l.starts_with("note: and ")), "{lines:#?}");
+        }
+    }
+}
+
+#[test]
+fn every_command_line_error_has_one_form_and_status_one() {
+    let tour = workspace_root().join("examples/tour");
+    let tour = tour.to_str().expect("utf-8");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for args in [
+        vec!["build", tour, "--target", "riscv64-unknown-linux-gnu"],
+        vec!["build", tour, "--target", "no-such-target"],
+        vec!["build", tour, "-j", "0"],
+        vec!["build", tour, "--cgu-size", "0"],
+        vec!["build", tour, "--schedule", "sometimes"],
+        vec!["build", tour, "--inject-fault", "nonsense"],
+        vec!["build", tour, "--replay-schedule", "/no/such/schedule"],
+        vec!["build", "/no/such/project"],
+        vec!["build", tour, "--no-such-flag"],
+        vec!["cache", "gc", "--max-size", "lots"],
+        vec!["replay", "/no/such/repro"],
+        vec!["frobnicate"],
+    ] {
+        let (status, lines) = run(tmp.path(), &args);
+        assert_eq!(status, Some(1), "lockstep {args:?}: status");
+        let first = lines.first().unwrap_or_else(|| panic!("lockstep {args:?}: no error printed"));
+        assert!(first.starts_with("error: ") || first.contains(": error: "), "lockstep {args:?}: {first:?}");
+        if args.contains(&"--target") {
+            assert_eq!(lines.len(), 1, "a bad target is one error, not one per unit: {lines:#?}");
+        }
+    }
+}
+
+#[test]
+fn json_diagnostics_are_one_rustc_style_object_each() {
+    let tmp = project(&[("main.lks", b"fn main() -> i64 {\n    return missing + true;\n}\n".as_slice())]);
+    let (status, lines) = run(tmp.path(), &["check", ".", "--message-format", "json"]);
+    assert_eq!(status, Some(1));
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let diagnostic: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(diagnostic["$message_type"], "diagnostic");
+        assert_eq!(diagnostic["level"], "error");
+        assert!(diagnostic["message"].as_str().is_some_and(|m| !m.is_empty()));
+        let span = &diagnostic["spans"][0];
+        assert!(span["file_name"].as_str().is_some_and(|f| f.ends_with("main.lks")), "{span}");
+        assert_eq!(span["line_start"], 2, "{span}");
+        assert_eq!(span["is_primary"], true);
+        assert!(diagnostic["rendered"].as_str().is_some_and(|r| r.contains("main.lks:2:")), "{diagnostic}");
+    }
+}
+
+/// A tmpfs of `size` at `dir` (root only); `false` if it cannot be mounted here.
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Unmounts on drop, so a failed assertion leaves no mount behind.
+struct Mounted<'a>(&'a Path);
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_error_and_the_next_build_recovers() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let dir = outer.path().join("small-disk");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    if !mount_tmpfs(&dir, "450k") {
+        assert!(
+            std::env::var_os("LOCKSTEP_REQUIRE_TMPFS").is_none(),
+            "LOCKSTEP_REQUIRE_TMPFS is set, but a tmpfs cannot be mounted here"
+        );
+        eprintln!("a_full_disk: skipped: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    let _mounted = Mounted(&dir);
+    let config = GenConfig { modules: 12, functions_per_module: 10, vary_sizes: false, ..GenConfig::small() };
+    let program = generate(21, &config);
+    for (module, text) in &program.files {
+        std::fs::write(dir.join(format!("{module}.lks")), text).expect("write a module");
+    }
+    let (status, lines) = run(&dir, &["build", ".", "-j", "2"]);
+    assert_eq!(status, Some(1), "a full disk fails the build:\n{}", lines.join("\n"));
+    assert!(lines.len() <= 3, "a full disk printed {} lines:\n{}", lines.len(), lines.join("\n"));
+    let all = lines.join("\n");
+    assert!(all.contains("no space left on device") && all.contains("cache gc"), "{all}");
+
+    // Free space: the next build succeeds and runs as a clean build elsewhere does.
+    let remounted = Command::new("mount").args(["-o", "remount,size=64m"]).arg(&dir).status();
+    assert!(remounted.is_ok_and(|s| s.success()), "remount the tmpfs larger");
+    let (status, lines) = run(&dir, &["build", ".", "-j", "2"]);
+    assert_eq!(status, Some(0), "the build after freeing space:\n{}", lines.join("\n"));
+    let elsewhere = outer.path().join("small-disk-clean");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    for (module, text) in &program.files {
+        std::fs::write(elsewhere.join(format!("{module}.lks")), text).expect("write a module");
+    }
+    let (status, lines) = run(&elsewhere, &["build", ".", "-j", "2"]);
+    assert_eq!(status, Some(0), "{}", lines.join("\n"));
+    let exe = |dir: &Path, name: &str| std::fs::read(dir.join(".lockstep/out").join(name)).expect("the executable");
+    assert!(
+        exe(&dir, "small-disk") == exe(&elsewhere, "small-disk-clean"),
+        "the recovered build differs from a clean build"
+    );
+}
