@@ -6,13 +6,16 @@
 //! - `noop/partition`: nothing changed: the sources are read and hashed.
 //! - `body_edit/{partition,module,function}`: one function's body changed.
 //! - `jobs/{1,2}`: clean builds with one and two codegen workers.
+//! - `clean/partition+timings+trace`: a clean build that records its trace
+//!   and renders the `--timings` page and the `--trace` file.
 //!
 //! After the criterion groups, `ratios` prints the acceptance figures
 //! (median of `LOCKSTEP_BENCH_RUNS` rounds, default 5, each round a clean
 //! build, a no-op and a body edit; modes from `LOCKSTEP_BENCH_CGU`, e.g.
 //! `module,partition:8`; linkers from `LOCKSTEP_BENCH_LD`, e.g.
 //! `default,gold`): no-op and body edit as a fraction of a clean build, and
-//! `-j2` as a fraction of `-j1`.
+//! `-j2` as a fraction of `-j1`, and what `--timings --trace` cost a clean
+//! build (paired rounds).
 //!
 //! Measured on the 2-core CI machine class (50×40, debug codegen; the VM's
 //! timings drift by ±20% between runs, so every figure is from rounds that
@@ -34,6 +37,9 @@
 use criterion::{criterion_group, Criterion};
 use lockstep_benches::{build, Workload};
 use lockstep_core::engine::session::CguMode;
+use lockstep_core::engine::trace::Trace;
+use lockstep_harness::timings::{chrome, html, BuildSummary};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn cgu_name(cgu: CguMode) -> &'static str {
@@ -186,6 +192,7 @@ fn ratios() {
                 .collect(),
         )
     };
+    trace_overhead(&w, runs);
     let (j1, j2) = (clean_at(1), clean_at(2));
     println!(
         "ratios[{}x{}]: clean -j1 {:.1} ms, -j2 {:.1} ms = {:.2}x of -j1",
@@ -197,7 +204,65 @@ fn ratios() {
     );
 }
 
-criterion_group!(benches, clean_builds, incremental_builds, jobs);
+/// A clean build and what `--timings --trace FILE` adds to one: recording
+/// every span, then rendering the page and the trace-event file.
+fn traced_clean_build(w: &Workload) -> (Duration, usize) {
+    w.forget("traced");
+    let mut o = w.options("traced");
+    let trace = Arc::new(Trace::wall());
+    o.trace = Some(Arc::clone(&trace));
+    let start = Instant::now();
+    let report = build(&o);
+    let spans = trace.finish();
+    let summary = BuildSummary {
+        project: "bench".to_string(),
+        status: report.status.to_string(),
+        profile: "debug".to_string(),
+        workers: 2,
+        functions: report.functions,
+    };
+    let page = html::page(&summary, &spans);
+    let events = chrome::trace_events(&spans);
+    std::hint::black_box(&events);
+    (start.elapsed(), page.len())
+}
+
+/// `--timings` and `--trace` against a plain clean build, in paired rounds.
+fn trace_overhead(w: &Workload, runs: usize) {
+    let (mut plain, mut traced, mut page) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
+        w.forget("plain");
+        let o = w.options("plain");
+        let start = Instant::now();
+        build(&o);
+        plain.push(start.elapsed());
+        let (elapsed, bytes) = traced_clean_build(w);
+        traced.push(elapsed);
+        page = bytes;
+    }
+    let (plain, traced) = (median(plain), median(traced));
+    println!(
+        "ratios[{}x{}]: clean {:.1} ms, with --timings --trace {:.1} ms = {:+.2}% (timings page {} KB)",
+        w.modules,
+        w.functions,
+        plain.as_secs_f64() * 1e3,
+        traced.as_secs_f64() * 1e3,
+        100.0 * (traced.as_secs_f64() / plain.as_secs_f64() - 1.0),
+        page / 1024
+    );
+}
+
+fn traced_builds(c: &mut Criterion) {
+    let w = Workload::new(5);
+    let mut group = c.benchmark_group("clean");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("partition+timings+trace", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| traced_clean_build(&w).0).sum())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, clean_builds, traced_builds, incremental_builds, jobs);
 
 fn main() {
     // `LOCKSTEP_BENCH_ONLY=ratios` skips the criterion groups.

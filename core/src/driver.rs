@@ -12,6 +12,7 @@
 use crate::diagnostic::DiagnosticStyle;
 use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
+use crate::engine::gc::{self, WorkDirLock};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::manifest::Manifest;
 use crate::engine::report::{BuildReport, Failure};
@@ -87,6 +88,10 @@ pub struct BuildOptions {
     /// Records what ran where and when (`--timings`, `--trace`); the
     /// caller reads it after the build. Never changes an output byte.
     pub trace: Option<Arc<Trace>>,
+    /// After the build, evict least recently used cache entries down to
+    /// this many bytes, and collect unreferenced link inputs and old
+    /// manifests (`--max-cache-size`).
+    pub max_cache_size: Option<u64>,
 }
 
 impl BuildOptions {
@@ -110,6 +115,7 @@ impl BuildOptions {
             faults: BTreeSet::new(),
             explain: None,
             trace: None,
+            max_cache_size: None,
         }
     }
 
@@ -448,7 +454,7 @@ pub fn manifest_path_for(options: &BuildOptions) -> PathBuf {
 /// Builds the project. On success and on build failures alike, the report
 /// describes what happened; the error carries it for failures.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let timings = Timings::from_env();
+    let phases = PhaseLog::start();
     if options.target.is_some() {
         llvm::check_target(&options.target_triple()).map_err(BuildError::Usage)?;
     }
@@ -484,12 +490,17 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     }
 
-    timings.mark("read and hash sources");
+    phases.mark("read and hash sources");
+    // Held while this build may stage link inputs: a collection (ours at
+    // the end, or another process's) never deletes what a build in flight
+    // is about to link.
+    let work_lock = WorkDirLock::shared(&options.work_dir())
+        .map_err(|error| BuildError::Io { path: options.work_dir().join("state").join("lock"), error })?;
     let cache_dir = options.cache_dir();
     let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
     let frontend =
         traced(trace, Category::Phase, Lane::Main, "check", || check_incrementally(options, &sources, &cache))?;
-    timings.mark("parse and check");
+    phases.mark("parse and check");
     for fault in &options.faults {
         if frontend.facts().signature_of(fault).is_none() || fault.is_init() {
             return Err(BuildError::Usage(format!("--inject-fault: `{fault}` is not a function of this program")));
@@ -530,9 +541,34 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     };
     let mut result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
     result.report.modules_checked = frontend.checked_modules();
-    timings.mark("codegen and link");
+    phases.mark("codegen and link");
     drop(frontend);
-    timings.mark("tear down");
+    phases.mark("tear down");
+    let r = &result.report;
+    tracing::info!(
+        functions = r.functions,
+        ir_hits = r.ir.hits,
+        ir_misses = r.ir.misses,
+        objects_hit = r.objects.hits,
+        objects_compiled = r.objects.misses,
+        relinked = r.relinked,
+        status = r.status,
+        "build finished"
+    );
+    drop(work_lock);
+    if let Some(max) = options.max_cache_size {
+        let (entries, cache_bytes) = cache.gc(max);
+        let work = gc::collect_work_dir(&options.work_dir());
+        tracing::info!(
+            cache_entries_removed = entries,
+            cache_bytes_freed = cache_bytes,
+            objects_removed = work.objects_removed,
+            manifests_removed = work.manifests_removed,
+            work_bytes_freed = work.bytes_freed,
+            skipped_busy = work.skipped_busy,
+            "collected the work directory"
+        );
+    }
     if result.succeeded {
         Ok(result.report)
     } else {
@@ -624,22 +660,23 @@ pub fn load_schedule(path: &Path) -> Result<Schedule, BuildError> {
     text.parse::<Schedule>().map_err(|e| BuildError::Usage(format!("{}: not a schedule: {e}", path.display())))
 }
 
-/// Phase timings on stderr when `LOCKSTEP_TIMINGS` is set: for people
-/// tuning lockstep, never part of any output or report.
-struct Timings {
-    clock: Option<std::cell::Cell<lockstep_scheduler::clock::Stopwatch>>,
+/// Phase durations as debug events of the `lockstep_core::driver` target
+/// (`LOCKSTEP_LOG=lockstep_core::driver=debug`): for people tuning
+/// lockstep, never part of any output or report.
+struct PhaseLog {
+    clock: std::cell::Cell<lockstep_scheduler::clock::Stopwatch>,
 }
 
-impl Timings {
-    fn from_env() -> Timings {
-        let on = std::env::var_os("LOCKSTEP_TIMINGS").is_some();
-        Timings { clock: on.then(|| std::cell::Cell::new(lockstep_scheduler::clock::Stopwatch::start())) }
+impl PhaseLog {
+    fn start() -> PhaseLog {
+        PhaseLog { clock: std::cell::Cell::new(lockstep_scheduler::clock::Stopwatch::start()) }
     }
 
     fn mark(&self, phase: &str) {
-        if let Some(clock) = &self.clock {
-            eprintln!("timing: {phase}: {:.1} ms", clock.get().elapsed().as_secs_f64() * 1e3);
-            clock.set(lockstep_scheduler::clock::Stopwatch::start());
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let elapsed_ms = self.clock.get().elapsed().as_secs_f64() * 1e3;
+            tracing::debug!(phase, elapsed_ms = format!("{elapsed_ms:.1}"), "phase finished");
+            self.clock.set(lockstep_scheduler::clock::Stopwatch::start());
         }
     }
 }

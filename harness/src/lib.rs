@@ -8,11 +8,13 @@
 //!   and the edits `lockstep verify` applies to them.
 //! - [`fuzzing`]: the properties the fuzz targets check, callable from
 //!   tests for a bounded slice on every `cargo test`.
+//! - [`progress`]: the progress bar of a long build on a terminal.
 //! - [`timings`]: the `--timings` page and JSON, and the `--trace` file.
 //! - [`verify`]: the oracles and fault primitives of `lockstep verify`
 //!   (clean-build equality, behaviour, schedules, kills, damage, races).
 
 pub mod fuzzing;
 pub mod program;
+pub mod progress;
 pub mod timings;
 pub mod verify;

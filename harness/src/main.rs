@@ -11,6 +11,7 @@ use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
 use lockstep_core::engine::trace::{BuildTrace, Lane, Trace};
 use lockstep_core::llvm::OptLevel;
+use lockstep_harness::progress::BuildProgress;
 use lockstep_harness::timings;
 use lockstep_harness::verify::case::Size;
 use lockstep_harness::verify::repro::{self, Replayed, Repro};
@@ -40,6 +41,39 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress bar and no notes; errors and warnings only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log what the build does on stderr (-v: a summary per build, -vv:
+    /// phases and every function's invalidation decision). LOCKSTEP_LOG
+    /// (e.g. `lockstep_core::engine::invalidation=debug`) overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// What `-q` and `-v` ask for, for everything that prints.
+#[derive(Clone, Copy, Debug)]
+struct Verbosity {
+    quiet: bool,
+}
+
+/// Structured logs: events from the engine (`tracing`), filtered by
+/// LOCKSTEP_LOG when it is set, otherwise by `-v`, written to stderr.
+fn init_logging(quiet: bool, verbose: u8) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCKSTEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .try_init();
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,13 +176,18 @@ enum CacheAction {
         #[arg(long, value_name = "DIR", default_value = ".lockstep/cache")]
         cache_dir: PathBuf,
     },
-    /// Evict least recently used entries until the cache fits.
+    /// Evict least recently used entries until the cache fits, and collect
+    /// the work directory's unreferenced link inputs and old manifests.
     Gc {
         #[arg(long, value_name = "DIR", default_value = ".lockstep/cache")]
         cache_dir: PathBuf,
         /// Upper bound, e.g. `500M`, `2G`, `65536`.
         #[arg(long, value_name = "SIZE")]
         max_size: String,
+        /// The work directory whose `objects/` and `state/` to collect too
+        /// (skipped if it does not exist).
+        #[arg(long, value_name = "DIR", default_value = ".lockstep")]
+        work_dir: PathBuf,
     },
 }
 
@@ -226,6 +265,12 @@ struct BuildArgs {
     /// `--timings=json` writes the same data as JSON beside it.
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "html")]
     timings: Option<TimingsFormat>,
+    /// After the build, shrink the cache to SIZE (least recently used
+    /// entries first, e.g. `500M`) and collect unreferenced link inputs and
+    /// old manifests: the work directory stays bounded however many edits
+    /// are built.
+    #[arg(long, value_name = "SIZE")]
+    max_cache_size: Option<String>,
     /// Write a Chrome trace-event file of the build (phases, each unit on
     /// its worker, link steps, cache reads and writes): open it in
     /// https://ui.perfetto.dev or chrome://tracing.
@@ -312,17 +357,13 @@ impl BuildArgs {
         if let Some(jobs) = self.jobs {
             options.virtual_workers = jobs;
         }
+        if let Some(size) = &self.max_cache_size {
+            let bytes = parse_size(size)
+                .ok_or_else(|| format!("--max-cache-size {size}: expected a size such as 500M, 2G or 65536"))?;
+            options.max_cache_size = Some(bytes);
+        }
         for fault in &self.inject_fault {
             options.faults.insert(driver::parse_fault(fault).map_err(|e| format!("--inject-fault {e}"))?);
-        }
-        if self.timings.is_some() || self.trace.is_some() {
-            // Under the fuzzed scheduler the trace follows the schedule's
-            // logical time, so a replayed schedule gives the same trace.
-            let trace = match options.scheduling {
-                Scheduling::Threads => Trace::wall(),
-                _ => Trace::logical(),
-            };
-            options.trace = Some(Arc::new(trace));
         }
         Ok(options)
     }
@@ -351,9 +392,31 @@ fn error_text(text: &str) -> String {
 
 /// Runs a build, writes the report and the explanation, and returns the
 /// executable on success.
-fn build(args: &BuildArgs, output: Option<PathBuf>, parallelism: &Parallelism) -> Result<PathBuf, ExitCode> {
-    let options = args.options(output, parallelism).map_err(fail)?;
+fn build(
+    args: &BuildArgs,
+    output: Option<PathBuf>,
+    parallelism: &Parallelism,
+    verbosity: Verbosity,
+) -> Result<PathBuf, ExitCode> {
+    let mut options = args.options(output, parallelism).map_err(fail)?;
+    let progress =
+        (!verbosity.quiet && options.scheduling == Scheduling::Threads).then(BuildProgress::for_terminal).flatten();
+    if args.timings.is_some() || args.trace.is_some() || progress.is_some() {
+        // Under the fuzzed scheduler the trace follows the schedule's
+        // logical time, so a replayed schedule gives the same trace.
+        let mut trace = match options.scheduling {
+            Scheduling::Threads => Trace::wall(),
+            _ => Trace::logical(),
+        };
+        if let Some(bar) = &progress {
+            trace = trace.with_progress(Box::new(bar.clone()));
+        }
+        options.trace = Some(Arc::new(trace));
+    }
     let result = driver::build(&options);
+    if let Some(bar) = &progress {
+        bar.finish();
+    }
     let report: BuildReport = match &result {
         Ok(report) => report.clone(),
         Err(e) => driver::failure_report(e, &options),
@@ -388,7 +451,7 @@ fn build(args: &BuildArgs, output: Option<PathBuf>, parallelism: &Parallelism) -
         }
     }
     if let Some(trace) = &options.trace {
-        write_timings(args, &options, &report, &trace.finish());
+        write_timings(args, &options, &report, &trace.finish(), verbosity);
     }
     match result {
         Ok(_) => Ok(options.output_path()),
@@ -417,10 +480,17 @@ fn out_of_space(report: &BuildReport, options: &BuildOptions) -> Option<String> 
 
 /// Writes what `--timings` and `--trace` asked for; a file that cannot be
 /// written is a warning, never a failed build.
-fn write_timings(args: &BuildArgs, options: &BuildOptions, report: &BuildReport, trace: &BuildTrace) {
+fn write_timings(
+    args: &BuildArgs,
+    options: &BuildOptions,
+    report: &BuildReport,
+    trace: &BuildTrace,
+    verbosity: Verbosity,
+) {
     let write = |path: &std::path::Path, text: String, what: &str| {
         let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(path, text));
         match written {
+            Ok(()) if verbosity.quiet => {}
             Ok(()) => eprintln!("{what}: {}", path.display()),
             Err(e) => eprintln!("warning: cannot write the {what} to {}: {e}", path.display()),
         }
@@ -475,13 +545,15 @@ fn main() -> ExitCode {
         _ => None,
     };
     let parallelism = Parallelism::from_env(jobs);
+    init_logging(cli.quiet, cli.verbose);
+    let verbosity = Verbosity { quiet: cli.quiet };
     match cli.command {
-        Command::Build { build: args, output } => match build(&args, output, &parallelism) {
+        Command::Build { build: args, output } => match build(&args, output, &parallelism, verbosity) {
             Ok(_) => ExitCode::SUCCESS,
             Err(code) => code,
         },
         Command::Run { build: args } => {
-            let exe = match build(&args, None, &parallelism) {
+            let exe = match build(&args, None, &parallelism, verbosity) {
                 Ok(exe) => exe,
                 Err(code) => return code,
             };
@@ -679,7 +751,7 @@ fn cache_command(action: CacheAction) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        CacheAction::Gc { cache_dir, max_size } => {
+        CacheAction::Gc { cache_dir, max_size, work_dir } => {
             let Some(max) = parse_size(&max_size) else {
                 return fail(format!("error: --max-size {max_size}: expected a size such as 500M, 2G or 65536"));
             };
@@ -691,6 +763,20 @@ fn cache_command(action: CacheAction) -> ExitCode {
                     let (removed, freed) = cache.gc(max);
                     let s = cache.stats();
                     println!("removed {removed} entries ({freed} bytes); {} bytes remain", s.ir_bytes + s.object_bytes);
+                    if work_dir.join("state").is_dir() {
+                        let work = lockstep_core::engine::gc::collect_work_dir(&work_dir);
+                        if work.skipped_busy {
+                            println!("{}: a build is running; link inputs left for later", work_dir.display());
+                        } else {
+                            println!(
+                                "{}: removed {} link inputs and {} old manifests ({} bytes)",
+                                work_dir.display(),
+                                work.objects_removed,
+                                work.manifests_removed,
+                                work.bytes_freed
+                            );
+                        }
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),

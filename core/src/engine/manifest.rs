@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 9;
+const MANIFEST_VERSION: u32 = 10;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -72,6 +72,9 @@ pub struct Manifest {
     /// Every codegen unit of the build, by name.
     pub units: BTreeMap<String, UnitRecord>,
     pub link_key: ContentHash,
+    /// The files in `WORK/objects` the final link read (by name): with the
+    /// units' objects, what `cache gc` must keep for this build.
+    pub link_inputs: Vec<String>,
     /// The executable this build wrote, as the file system saw it.
     pub output: FileStamp,
     pub function_count: usize,

@@ -33,6 +33,7 @@
 pub mod cache;
 pub mod config;
 pub mod deps;
+pub mod gc;
 pub mod hash;
 pub mod manifest;
 pub mod report;

@@ -74,12 +74,25 @@ enum Clock {
     Logical(AtomicU64),
 }
 
+/// Told about progress as it happens (a progress bar): how many units the
+/// plan has, then each unit as it finishes, on the worker that ran it.
+pub trait ProgressObserver: Send + Sync {
+    fn planned(&self, units: usize);
+    fn unit_done(&self, unit: &str, hit: bool);
+}
+
 /// The recorder, shared by everything that runs in one build.
-#[derive(Debug)]
 pub struct Trace {
     clock: Clock,
     spans: Mutex<Vec<Span>>,
     next_worker: AtomicU64,
+    progress: Option<Box<dyn ProgressObserver>>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace").field("clock", &self.clock).field("progress", &self.progress.is_some()).finish()
+    }
 }
 
 /// The spans of a finished build, sorted by start, then lane, then name.
@@ -102,7 +115,20 @@ impl Trace {
     }
 
     fn with(clock: Clock) -> Trace {
-        Trace { clock, spans: Mutex::new(Vec::new()), next_worker: AtomicU64::new(0) }
+        Trace { clock, spans: Mutex::new(Vec::new()), next_worker: AtomicU64::new(0), progress: None }
+    }
+
+    /// This trace, also telling `observer` about progress.
+    pub fn with_progress(mut self, observer: Box<dyn ProgressObserver>) -> Trace {
+        self.progress = Some(observer);
+        self
+    }
+
+    /// The plan is laid out: `units` codegen steps will run.
+    pub fn planned(&self, units: usize) {
+        if let Some(progress) = &self.progress {
+            progress.planned(units);
+        }
     }
 
     /// The time now, on this trace's clock.
@@ -131,6 +157,9 @@ impl Trace {
             outcome: detail.outcome.to_owned(),
             functions: detail.functions,
         };
+        if let (Some(progress), Category::Codegen) = (&self.progress, category) {
+            progress.unit_done(&span.name, span.outcome == "hit");
+        }
         sync::lock(&self.spans).push(span);
     }
 

@@ -5,7 +5,7 @@
 use super::{frontend, hashes, lowered, sources};
 use crate::program::edit::Edit;
 use crate::program::generate::{generate, GenConfig};
-use crate::program::predict::{keys, Parts};
+use crate::program::predict::{key_part_disagreement, keys, Parts};
 use crate::program::Program;
 use arbitrary::{Arbitrary, Unstructured};
 use lockstep_core::driver::{frontend_identity, module_facts, LksFrontEnd};
@@ -252,16 +252,8 @@ fn check_key_parts(seed: u64, what: &str, before: &State, after: &State) {
         else {
             continue;
         };
-        let (mb, ma) = (model_before.as_array(), model_after.as_array());
-        for (i, part) in Parts::NAMES.iter().enumerate() {
-            let model_changed = mb[i] != ma[i];
-            let engine_changed = eb[i] != ea[i];
-            assert!(
-                model_changed == engine_changed,
-                "seed {seed}, {what}: the {part} part of `{name}`'s content hash {}, although its input {}",
-                if engine_changed { "changed" } else { "did not change" },
-                if model_changed { "did" } else { "did not" },
-            );
+        if let Some(detail) = key_part_disagreement(name, (model_before, model_after), (eb, ea)) {
+            panic!("seed {seed}, {what}: {detail}");
         }
     }
 }

@@ -87,6 +87,29 @@ impl Parts {
     }
 }
 
+/// Where the engine's content hash of `name` and the model disagree between two program states: the
+/// first part (body, signature, callees, globals) whose engine hash changed while the model's input did
+/// not, or the other way round, described; `None` if every part agrees. The engine's parts are given in
+/// [`Parts::NAMES`] order.
+pub fn key_part_disagreement<E: PartialEq>(
+    name: &str,
+    model: (&Parts, &Parts),
+    engine: (&[E; 4], &[E; 4]),
+) -> Option<String> {
+    let (model_before, model_now) = (model.0.as_array(), model.1.as_array());
+    Parts::NAMES.iter().enumerate().find_map(|(i, part)| {
+        let model_changed = model_before[i] != model_now[i];
+        let engine_changed = engine.0[i] != engine.1[i];
+        (model_changed != engine_changed).then(|| {
+            if model_changed {
+                format!("the {part} part of `{name}`'s content hash did not change, although its input did")
+            } else {
+                format!("the {part} part of `{name}`'s content hash changed, although its input did not")
+            }
+        })
+    })
+}
+
 /// Computes the model keys of `program`. The program must be valid (it renders and checks).
 pub fn keys(program: &Program) -> Keys {
     let facts = ItemFacts::of(program);

@@ -173,3 +173,53 @@ fn a_full_disk_is_one_error_and_the_next_build_recovers() {
         "the recovered build differs from a clean build"
     );
 }
+
+/// What a build prints besides errors: nothing in a pipe (no progress bar in
+/// a CI log), a summary with `-v`, the invalidation decisions with
+/// LOCKSTEP_LOG, no notes with `-q`; and a progress bar on a terminal.
+#[test]
+fn quiet_verbose_logs_and_the_progress_bar() {
+    let tour = workspace_root().join("examples/tour");
+    let copy = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&tour).expect("examples/tour").flatten() {
+        if entry.path().extension().is_some_and(|e| e == "lks") {
+            std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
+        }
+    }
+    let dir = copy.path();
+    let (status, lines) = run(dir, &["build", "."]);
+    assert_eq!((status, lines.len()), (Some(0), 0), "a plain build in a pipe prints nothing: {lines:#?}");
+    let (status, lines) = run(dir, &["build", ".", "-q", "--timings"]);
+    assert_eq!((status, lines.len()), (Some(0), 0), "-q prints no notes: {lines:#?}");
+    std::fs::write(dir.join("main.lks"), std::fs::read_to_string(dir.join("main.lks")).unwrap() + "\n// edit\n")
+        .expect("edit");
+    let (status, lines) = run(dir, &["build", ".", "-v"]);
+    assert_eq!(status, Some(0));
+    assert!(lines.iter().any(|l| l.contains("build finished")), "-v logs a summary: {lines:#?}");
+    let out = Command::new(crate::support::lockstep_bin())
+        .args(["build", ".", "--cgu", "function"])
+        .env("LOCKSTEP_LOG", "lockstep_core::engine::invalidation=debug")
+        .current_dir(dir)
+        .output()
+        .expect("run lockstep");
+    let log = text(&out.stderr);
+    assert!(log.contains("invalidation") && log.contains("main::main"), "every function's decision:\n{log}");
+
+    // On a terminal (a pty from `script`), the bar appears.
+    let Ok(found) = Command::new("script").arg("--version").output() else {
+        eprintln!("quiet_verbose_logs: skipped the terminal half: no `script` (util-linux)");
+        return;
+    };
+    assert!(found.status.success());
+    // A configuration not built yet, so the build has units to show.
+    let command = format!("{} build . --cgu module -j 1", crate::support::lockstep_bin().display());
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("LOCKSTEP_PROGRESS_DELAY_MS", "0")
+        .env("TERM", "xterm")
+        .current_dir(dir)
+        .output()
+        .expect("run script");
+    let shown = text(&out.stdout);
+    assert!(out.status.success() && shown.contains("units"), "no progress bar on a terminal:\n{shown:?}");
+}

@@ -21,4 +21,5 @@ mod support;
 mod timings;
 mod verify;
 mod verify_primitives;
+mod work_dir;
 mod zoo;

@@ -143,11 +143,14 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         if bug_zoo::active(Bug::LinkWholeStagingDir) {
             objects = bug_zoo::files_with_extension(&self.staging, "o");
         }
+        let names = |objects: &[PathBuf]| -> Vec<String> {
+            objects.iter().filter_map(|o| o.file_name()).map(|n| n.to_string_lossy().into_owned()).collect()
+        };
         // Nothing that reaches the link changed, and the executable on disk
         // is the one the previous build wrote: leave it alone.
         if let Some((previous_key, previous_stamp)) = self.previous_link {
             if previous_key == link_key && previous_stamp.matches(&self.output) {
-                return Ok(Artifact::Linked { link_key, written: None });
+                return Ok(Artifact::Linked { link_key, written: None, inputs: names(&objects) });
             }
         }
         if self.lto {
@@ -171,7 +174,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
         tmp.persist(&self.output).map_err(|e| format!("{}: {}", self.output.display(), e.error))?;
         let stamp = FileStamp::of(&self.output)
             .ok_or_else(|| format!("{}: the linked executable is not there", self.output.display()))?;
-        Ok(Artifact::Linked { link_key, written: Some(stamp) })
+        Ok(Artifact::Linked { link_key, written: Some(stamp), inputs: names(&objects) })
     }
 }
 

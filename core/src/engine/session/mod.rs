@@ -315,7 +315,26 @@ pub enum Artifact {
     Linked {
         link_key: ContentHash,
         written: Option<FileStamp>,
+        /// The staged files the link read, by file name.
+        inputs: Vec<String>,
     },
+}
+
+/// Where every function's invalidation decision is logged, at debug level
+/// (`LOCKSTEP_LOG=lockstep_core::engine::invalidation=debug`): what
+/// `--explain` says, for all of them.
+pub const INVALIDATION_LOG: &str = "lockstep_core::engine::invalidation";
+
+fn explain_all_enabled() -> bool {
+    tracing::enabled!(target: INVALIDATION_LOG, tracing::Level::DEBUG)
+}
+
+fn log_invalidation(functions: &[FunctionEntry], previous: Option<&Manifest>, now: &Manifest, ir_hit: &[Option<bool>]) {
+    for (i, f) in functions.iter().enumerate() {
+        let symbol = f.symbol.to_string();
+        let why = manifest::explain(&symbol, previous, now, ir_hit.get(i).copied().flatten());
+        tracing::debug!(target: INVALIDATION_LOG, function = %symbol, "{why}");
+    }
 }
 
 /// The result of a session.
@@ -364,6 +383,9 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         let layout = lay_out_plan(program, &units, &pack_keys, &weights, &options, previous);
         (units, pack_keys, layout)
     });
+    if let Some(trace) = trace {
+        trace.planned(layout.unit_nodes.len() + 1);
+    }
     let entry_key = StableHasher::new("lockstep.entry")
         .str(compiler_fingerprint())
         .str(&backend_id)
@@ -427,7 +449,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     };
     // The manifest's tables need only the hashes, so on threads they are
     // built beside the pipeline, mostly while the system linker runs.
-    let wants_tables = options.link || options.explain.is_some();
+    let wants_tables = options.link || options.explain.is_some() || explain_all_enabled();
     let tables = || wants_tables.then(|| manifest_tables(program, &functions));
     let (outcome, tables) = match options.mode {
         mode @ ExecMode::Threads(_) => thread::scope(|scope| {
@@ -447,10 +469,16 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
         report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| built.ir_hit[i])));
     }
+    if explain_all_enabled() {
+        log_invalidation(&functions, previous, &manifest, &built.ir_hit);
+    }
     report_failures(&mut report, &outcome, &layout.plan, &codegen_stage.node_unit, &units);
-    if let Some(Some(Artifact::Linked { link_key, written })) = layout.final_link.map(|n| &outcome.outputs[n.index()]) {
+    if let Some(Some(Artifact::Linked { link_key, written, inputs })) =
+        layout.final_link.map(|n| &outcome.outputs[n.index()])
+    {
         report.relinked = written.is_some();
         manifest.link_key = *link_key;
+        manifest.link_inputs.clone_from(inputs);
         manifest.output = written.or(previous.map(|m| m.output)).unwrap_or_default();
     }
     let output_abs = std::path::absolute(&options.output).unwrap_or_else(|_| options.output.clone());

@@ -2,7 +2,7 @@
 
 use super::{CaseRun, PrecisionMode, Sabotage};
 use crate::program::c::render_c;
-use crate::program::predict::{keys, Bounds, Keys, Parts, Prediction};
+use crate::program::predict::{key_part_disagreement, keys, Bounds, Keys, Prediction};
 use crate::verify::oracle::{Failure, Oracle};
 use crate::verify::{
     clean_build, compare_artifacts, compare_behaviour, interpret_project, run_c, run_executable, Artifacts,
@@ -239,18 +239,8 @@ impl CaseRun<'_> {
             else {
                 continue;
             };
-            let (m_before, m_now) = (mb.as_array(), parts.as_array());
-            for (i, part) in Parts::NAMES.iter().enumerate() {
-                let model_changed = m_before[i] != m_now[i];
-                let engine_changed = eb[i] != en[i];
-                if model_changed != engine_changed {
-                    let detail = if model_changed {
-                        format!("the {part} part of `{name}`'s content hash did not change, although its input did")
-                    } else {
-                        format!("the {part} part of `{name}`'s content hash changed, although its input did not")
-                    };
-                    return Err(self.fail(Oracle::Precision, intent, action, detail));
-                }
+            if let Some(detail) = key_part_disagreement(name, (mb, parts), (eb, en)) {
+                return Err(self.fail(Oracle::Precision, intent, action, detail));
             }
         }
         Ok(())
