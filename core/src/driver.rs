@@ -15,6 +15,7 @@ use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::gc::{self, WorkDirLock};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::manifest::Manifest;
+use crate::engine::remote::{RemoteConfig, RemoteTier};
 use crate::engine::report::{BuildReport, Failure};
 use crate::engine::session::{self, Backend, BackendFactory, CguMode, SessionOptions};
 use crate::engine::trace::{traced, Category, Lane, Trace};
@@ -92,6 +93,8 @@ pub struct BuildOptions {
     /// this many bytes, and collect unreferenced link inputs and old
     /// manifests (`--max-cache-size`).
     pub max_cache_size: Option<u64>,
+    /// A shared cache behind the local one (`--remote-cache`).
+    pub remote: Option<RemoteConfig>,
 }
 
 impl BuildOptions {
@@ -116,6 +119,7 @@ impl BuildOptions {
             explain: None,
             trace: None,
             max_cache_size: None,
+            remote: None,
         }
     }
 
@@ -497,7 +501,15 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let work_lock = WorkDirLock::shared(&options.work_dir())
         .map_err(|error| BuildError::Io { path: options.work_dir().join("state").join("lock"), error })?;
     let cache_dir = options.cache_dir();
-    let cache = ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
+    let mut cache =
+        ArtifactCache::open(&cache_dir).map_err(|e| BuildError::Io { path: e.path.clone(), error: e.error })?;
+    let remote = match &options.remote {
+        Some(config) => Some(Arc::new(RemoteTier::new(config.clone()).map_err(BuildError::Usage)?)),
+        None => None,
+    };
+    if let Some(remote) = &remote {
+        cache = cache.with_remote(Arc::clone(remote));
+    }
     let frontend =
         traced(trace, Category::Phase, Lane::Main, "check", || check_incrementally(options, &sources, &cache))?;
     phases.mark("parse and check");
@@ -541,6 +553,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     };
     let mut result = session::run_session(&frontend, &LlvmBackends, &cache, session_options, previous.as_ref());
     result.report.modules_checked = frontend.checked_modules();
+    if let Some(remote) = &remote {
+        result.report.remote = Some(remote.report());
+        result.report.cache_problems.extend(remote.problems());
+    }
     phases.mark("codegen and link");
     drop(frontend);
     phases.mark("tear down");

@@ -1993,7 +1993,7 @@ fn pick<T: Copy>(xs: &[T], r: u16) -> T {
 }
 
 fn int_operand(r: u16) -> Operand {
-    if r % 3 == 0 {
+    if r.is_multiple_of(3) {
         k(pick(&POOL, r / 3))
     } else {
         l(pick(&I64_LOCALS, r / 3))
@@ -2001,8 +2001,8 @@ fn int_operand(r: u16) -> Operand {
 }
 
 fn bool_operand(r: u16) -> Operand {
-    if r % 3 == 0 {
-        kb(r % 2 == 0)
+    if r.is_multiple_of(3) {
+        kb(r.is_multiple_of(2))
     } else {
         l(pick(&BOOL_LOCALS, r / 3))
     }

@@ -7,6 +7,7 @@ use lockstep_core::bug_zoo::{self, Bug};
 use lockstep_core::diagnostic::DiagnosticStyle;
 use lockstep_core::driver::{self, BuildOptions, Scheduling};
 use lockstep_core::engine::cache::{parse_size, ArtifactCache};
+use lockstep_core::engine::remote::{RemoteConfig, RemoteMode, RemoteTier};
 use lockstep_core::engine::report::BuildReport;
 use lockstep_core::engine::session::CguMode;
 use lockstep_core::engine::trace::{BuildTrace, Lane, Trace};
@@ -175,6 +176,9 @@ enum CacheAction {
     Stats {
         #[arg(long, value_name = "DIR", default_value = ".lockstep/cache")]
         cache_dir: PathBuf,
+        /// Also show the remote tier [env: LOCKSTEP_REMOTE_CACHE].
+        #[arg(long, value_name = "URL")]
+        remote_cache: Option<String>,
     },
     /// Evict least recently used entries until the cache fits, and collect
     /// the work directory's unreferenced link inputs and old manifests.
@@ -271,6 +275,16 @@ struct BuildArgs {
     /// are built.
     #[arg(long, value_name = "SIZE")]
     max_cache_size: Option<String>,
+    /// A cache shared past this machine, behind the local one:
+    /// `redis://[:PASSWORD@]HOST[:PORT][/DB]` or `file:///DIR`
+    /// [env: LOCKSTEP_REMOTE_CACHE]. Entries are checked
+    /// against their key and checksum before use; a store that is down or
+    /// slow means one warning and a local build.
+    #[arg(long, value_name = "URL")]
+    remote_cache: Option<String>,
+    /// Which directions the remote cache serves.
+    #[arg(long, value_name = "MODE", value_parser = ["read", "write", "read-write"], default_value = "read-write")]
+    remote_cache_mode: String,
     /// Write a Chrome trace-event file of the build (phases, each unit on
     /// its worker, link steps, cache reads and writes): open it in
     /// https://ui.perfetto.dev or chrome://tracing.
@@ -357,6 +371,12 @@ impl BuildArgs {
         if let Some(jobs) = self.jobs {
             options.virtual_workers = jobs;
         }
+        let remote = self.remote_cache.clone().or_else(|| std::env::var("LOCKSTEP_REMOTE_CACHE").ok());
+        if let Some(url) = remote.filter(|u| !u.is_empty()) {
+            let mut config = RemoteConfig::new(url);
+            config.mode = RemoteMode::parse(&self.remote_cache_mode).unwrap_or(RemoteMode::ReadWrite);
+            options.remote = Some(config);
+        }
         if let Some(size) = &self.max_cache_size {
             let bytes = parse_size(size)
                 .ok_or_else(|| format!("--max-cache-size {size}: expected a size such as 500M, 2G or 65536"))?;
@@ -433,6 +453,9 @@ fn build(
         if let Err(e) = std::fs::write(path, schedule) {
             eprintln!("{}: error: cannot write the schedule: {e}", path.display());
         }
+    }
+    if let Some(reason) = report.remote.as_ref().and_then(|r| r.disabled.as_ref().map(|d| (&r.url, d))) {
+        eprintln!("warning: remote cache {}: {}; this build went on with the local cache only", reason.0, reason.1);
     }
     let full_disk = out_of_space(&report, &options);
     match (&full_disk, &result) {
@@ -731,7 +754,17 @@ fn replay_command(file: &std::path::Path) -> ExitCode {
 
 fn cache_command(action: CacheAction) -> ExitCode {
     match action {
-        CacheAction::Stats { cache_dir } => {
+        CacheAction::Stats { cache_dir, remote_cache } => {
+            let remote = remote_cache.or_else(|| std::env::var("LOCKSTEP_REMOTE_CACHE").ok()).filter(|u| !u.is_empty());
+            if let Some(url) = remote {
+                match RemoteTier::new(RemoteConfig::new(url)).and_then(|tier| tier.usage().map(|u| (tier, u))) {
+                    Ok((tier, (entries, bytes))) => {
+                        println!("remote: {}", tier.report().url);
+                        println!("  entries:           {entries:>8} entries {bytes:>12} bytes");
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
             if !cache_dir.is_dir() {
                 return fail(format!("{}: error: no cache here", cache_dir.display()));
             }

@@ -24,8 +24,10 @@
 //! the wrong key is a miss: it is reported, removed, and rebuilt.
 
 use crate::engine::hash::ContentHash;
+use crate::engine::remote::RemoteTier;
 use lockstep_scheduler::bug_zoo::{self, Bug};
 use lockstep_scheduler::clock;
+use lockstep_scheduler::sync::Arc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -127,6 +129,9 @@ pub struct CacheStats {
 #[derive(Clone, Debug)]
 pub struct ArtifactCache {
     root: PathBuf,
+    /// A shared store behind this one (see `remote`): asked on a miss, sent
+    /// every store.
+    remote: Option<Arc<RemoteTier>>,
 }
 
 /// Encodes an entry: header, payload, checksum.
@@ -204,7 +209,23 @@ impl ArtifactCache {
                 write_atomic(&stamp_path, stamp.as_bytes()).map_err(cache_err(&stamp_path))?;
             }
         }
-        Ok(ArtifactCache { root })
+        Ok(ArtifactCache { root, remote: None })
+    }
+
+    /// This cache with `remote` behind it.
+    pub fn with_remote(mut self, remote: Arc<RemoteTier>) -> ArtifactCache {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// A local miss: the remote tier's verified entry, written here too.
+    fn fetch_remote(&self, layer: Layer, key: &ContentHash, path: &Path) -> Lookup {
+        let Some((payload, entry)) = self.remote.as_ref().and_then(|remote| remote.fetch(layer, key)) else {
+            return Lookup::Miss;
+        };
+        // Failing to keep a copy only costs another fetch next time.
+        let _ = write_atomic(path, &entry);
+        Lookup::Hit(payload)
     }
 
     pub fn root(&self) -> &Path {
@@ -222,7 +243,7 @@ impl ArtifactCache {
         let path = self.entry_path(layer, key);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(_) => return Lookup::Miss,
+            Err(_) => return self.fetch_remote(layer, key, &path),
         };
         match decode_entry(layer, key, &bytes) {
             Ok(payload) => {
@@ -243,7 +264,12 @@ impl ArtifactCache {
     /// Stores an entry atomically.
     pub fn put(&self, layer: Layer, key: &ContentHash, payload: &[u8]) -> Result<(), CacheError> {
         let path = self.entry_path(layer, key);
-        write_atomic(&path, &encode_entry(layer, key, payload)).map_err(cache_err(&path))
+        let entry = encode_entry(layer, key, payload);
+        write_atomic(&path, &entry).map_err(cache_err(&path))?;
+        if let Some(remote) = &self.remote {
+            remote.store(layer, key, &entry);
+        }
+        Ok(())
     }
 
     /// Every entry file with its size and last use, oldest first.

@@ -36,6 +36,7 @@ pub mod deps;
 pub mod gc;
 pub mod hash;
 pub mod manifest;
+pub mod remote;
 pub mod report;
 pub mod session;
 pub mod trace;

@@ -68,6 +68,9 @@ pub struct BuildReport {
     /// (what `fuzz::shrink` minimises), when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preemptions: Option<usize>,
+    /// What the remote cache tier did, when one was configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::engine::remote::RemoteReport>,
 }
 
 impl BuildReport {

@@ -271,7 +271,7 @@ fn int_text(v: u64, grouped: bool) -> String {
     // `_` between digit groups of three, as the lexer allows between any two digits.
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('_');
         }
         out.push(ch);

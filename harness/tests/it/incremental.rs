@@ -116,7 +116,7 @@ fn corrupt_files(dir: &Path, extension: &str, seed: u64, all: bool) -> usize {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        if !all && state % 3 != 0 {
+        if !all && !state.is_multiple_of(3) {
             continue;
         }
         damaged += 1;

@@ -15,6 +15,7 @@ mod lang;
 mod oracles;
 mod parallel;
 mod random_edits;
+mod remote;
 mod repro;
 mod snapshots;
 mod support;

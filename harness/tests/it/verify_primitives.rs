@@ -291,7 +291,7 @@ fn damaged_build_state_then_a_rebuild_equals_a_clean_build() {
 /// edit, so the interrupted or raced build is an incremental one. Returns
 /// the sources to build.
 fn start_round(workspace: &Workspace, files: &[(String, String)], round: u64) -> Vec<(String, String)> {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         workspace.forget_builds().expect("forget");
         workspace.sync_sources(files).expect("sync");
         files.to_vec()

@@ -54,7 +54,7 @@ pub(super) fn add_function(program: &mut Program, module: u16, variant: u16) -> 
                 })),
             };
             let body = Block { stmts: Vec::new(), tail: Some(Expr::If(Box::new(chain), Ty::I64)) };
-            (vec![(a, Ty::I64), (b, Ty::Bool)], body, vec![Expr::int(c), Expr::Bool(variant % 2 == 0)])
+            (vec![(a, Ty::I64), (b, Ty::Bool)], body, vec![Expr::int(c), Expr::Bool(variant.is_multiple_of(2))])
         }
         _ => (
             Vec::new(),

@@ -68,7 +68,11 @@ impl Gen<'_> {
             StmtKind::Comment => {
                 let text = *self.rng.pick(COMMENTS);
                 // Even lengths are line comments, odd ones block comments: both forms, no extra draw.
-                vec![Stmt::Comment(if text.len() % 2 == 0 { format!("// {text}") } else { format!("/* {text} */") })]
+                vec![Stmt::Comment(if text.len().is_multiple_of(2) {
+                    format!("// {text}")
+                } else {
+                    format!("/* {text} */")
+                })]
             }
         }
     }

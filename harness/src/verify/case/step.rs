@@ -110,7 +110,7 @@ impl CaseRun<'_> {
 
     /// Whether a sampled oracle runs at this step: every `every` steps, and always at step `first`.
     fn sampled(&self, every: usize, first: usize) -> bool {
-        self.options.only.is_some() || self.step == first || (every > 0 && self.step % every.max(1) == 0)
+        self.options.only.is_some() || self.step == first || (every > 0 && self.step.is_multiple_of(every.max(1)))
     }
 
     /// The `--cgu` mode as the precision model needs it: what decides the units' layout.
@@ -344,7 +344,7 @@ impl CaseRun<'_> {
     /// The fuzzed strategy of this step: random and PCT (depth 2 or 3) in turn, seeded per step.
     fn strategy(&self, round: usize) -> Strategy {
         let seed = self.round_seed(round);
-        if (self.step + round) % 2 == 0 {
+        if (self.step + round).is_multiple_of(2) {
             Strategy::Random { seed }
         } else {
             Strategy::Pct { seed, depth: 2 + (self.step as u32 / 2) % 2 }
