@@ -10,7 +10,8 @@
 //!
 //! Stores: `redis://` (through the `redis` crate, with a connect, read and
 //! write timeout per request) and `file://` (a directory, say on a shared
-//! file system). Not yet: `rediss://` (TLS) and S3. Credentials come only
+//! file system), and `s3://BUCKET/PREFIX` (any S3-compatible server, through
+//! `rusty-s3` and `ureq`). Not yet: `rediss://` (TLS). Credentials come only
 //! from the URL or the environment and never appear in reports, logs or
 //! errors ([`redact`]).
 //!
@@ -223,6 +224,103 @@ impl Store for RedisStore {
     }
 }
 
+/// An S3 bucket (or any S3-compatible server: MinIO, moto), through
+/// `rusty-s3` (request signing) and `ureq` (HTTP, with a timeout per
+/// request). `s3://BUCKET/PREFIX`; the endpoint comes from
+/// `AWS_ENDPOINT_URL` (path-style requests, for local servers) or is AWS's
+/// for `AWS_REGION` (default `us-east-1`); credentials from
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+struct S3Store {
+    bucket: rusty_s3::Bucket,
+    credentials: Option<rusty_s3::Credentials>,
+    prefix: String,
+    agent: ureq::Agent,
+}
+
+/// How long a signed request stays valid: it is sent at once.
+const SIGNATURE_LIFETIME: Duration = Duration::from_secs(300);
+/// The largest entry fetched (an object of a huge unit stays far below).
+const MAX_ENTRY_BYTES: u64 = 1 << 30;
+
+impl S3Store {
+    fn open(rest: &str, timeout: Duration) -> Result<S3Store, String> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("expected `s3://BUCKET/PREFIX`".to_string());
+        }
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".to_string());
+        let (endpoint, style) = match env("AWS_ENDPOINT_URL") {
+            Some(url) => (url, rusty_s3::UrlStyle::Path),
+            None => (format!("https://s3.{region}.amazonaws.com"), rusty_s3::UrlStyle::VirtualHost),
+        };
+        let endpoint = endpoint.parse().map_err(|e| format!("AWS_ENDPOINT_URL: {e}"))?;
+        let bucket = rusty_s3::Bucket::new(endpoint, style, bucket.to_string(), region)
+            .map_err(|e| format!("bucket `{bucket}`: {e}"))?;
+        let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")) {
+            (Some(key), Some(secret), Some(token)) => Some(rusty_s3::Credentials::new_with_token(key, secret, token)),
+            (Some(key), Some(secret), None) => Some(rusty_s3::Credentials::new(key, secret)),
+            _ => None,
+        };
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+        let agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).build().new_agent();
+        Ok(S3Store { bucket, credentials, prefix, agent })
+    }
+}
+
+fn describe_http(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => format!("timed out ({error})"),
+        other => other.to_string(),
+    }
+}
+
+impl Store for S3Store {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        use rusty_s3::S3Action as _;
+        let key = format!("{}{name}", self.prefix);
+        let url =
+            rusty_s3::actions::GetObject::new(&self.bucket, self.credentials.as_ref(), &key).sign(SIGNATURE_LIFETIME);
+        match self.agent.get(url.as_str()).call() {
+            Ok(mut response) => {
+                response.body_mut().with_config().limit(MAX_ENTRY_BYTES).read_to_vec().map(Some).map_err(describe_http)
+            }
+            Err(ureq::Error::StatusCode(404)) => Ok(None),
+            Err(e) => Err(describe_http(e)),
+        }
+    }
+
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        use rusty_s3::S3Action as _;
+        let key = format!("{}{name}", self.prefix);
+        let url =
+            rusty_s3::actions::PutObject::new(&self.bucket, self.credentials.as_ref(), &key).sign(SIGNATURE_LIFETIME);
+        self.agent.put(url.as_str()).send(bytes).map(|_| ()).map_err(describe_http)
+    }
+
+    fn usage(&self) -> Result<(u64, u64), String> {
+        use rusty_s3::S3Action as _;
+        let (mut entries, mut bytes, mut token) = (0u64, 0u64, None::<String>);
+        loop {
+            let mut list = rusty_s3::actions::ListObjectsV2::new(&self.bucket, self.credentials.as_ref());
+            list.with_prefix(self.prefix.as_str());
+            if let Some(token) = &token {
+                list.with_continuation_token(token.as_str());
+            }
+            let url = list.sign(SIGNATURE_LIFETIME);
+            let mut response = self.agent.get(url.as_str()).call().map_err(describe_http)?;
+            let text = response.body_mut().read_to_string().map_err(describe_http)?;
+            let page = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| e.to_string())?;
+            entries += page.contents.len() as u64;
+            bytes += page.contents.iter().filter_map(|c| c.size).sum::<u64>();
+            match page.next_continuation_token {
+                Some(next) => token = Some(next),
+                None => return Ok((entries, bytes)),
+            }
+        }
+    }
+}
+
 /// What the remote tier did in one build, for the report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RemoteReport {
@@ -269,6 +367,8 @@ impl RemoteTier {
         let url = redact(&config.url);
         let store: Box<dyn Store> = if let Some(path) = config.url.strip_prefix("file://") {
             Box::new(FileStore { dir: PathBuf::from(path) })
+        } else if let Some(rest) = config.url.strip_prefix("s3://") {
+            Box::new(S3Store::open(rest, config.request_timeout).map_err(|e| format!("remote cache {url}: {e}"))?)
         } else if config.url.starts_with("rediss://") {
             return Err(format!(
                 "remote cache {url}: TLS (`rediss://`) is not built into this lockstep yet; \
@@ -284,7 +384,7 @@ impl RemoteTier {
                 broken: AtomicBool::new(false),
             })
         } else {
-            return Err(format!("remote cache {url}: unsupported URL (expected `redis://` or `file://`)"));
+            return Err(format!("remote cache {url}: unsupported URL (expected `redis://`, `s3://` or `file://`)"));
         };
         Ok(RemoteTier {
             store,
