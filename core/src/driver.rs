@@ -459,9 +459,6 @@ pub fn manifest_path_for(options: &BuildOptions) -> PathBuf {
 /// describes what happened; the error carries it for failures.
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let phases = PhaseLog::start();
-    if options.target.is_some() {
-        llvm::check_target(&options.target_triple()).map_err(BuildError::Usage)?;
-    }
     let trace = options.trace.as_deref();
     let dir = &options.project_dir;
     let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project(dir))
@@ -495,6 +492,11 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     }
 
     phases.mark("read and hash sources");
+    // Once, before planning (not once per unit), and off the no-op path:
+    // a no-op needs a host target, which LLVM always has.
+    if options.target.is_some() {
+        llvm::check_target(&options.target_triple()).map_err(BuildError::Usage)?;
+    }
     // Held while this build may stage link inputs: a collection (ours at
     // the end, or another process's) never deletes what a build in flight
     // is about to link.

@@ -191,12 +191,20 @@ impl Detail {
 }
 
 /// Records a span around `run` when there is a trace; just runs it otherwise.
-pub fn traced<T>(trace: Option<&Trace>, category: Category, lane: Lane, name: &str, run: impl FnOnce() -> T) -> T {
+/// The name is formatted only when it is recorded, so an untraced build
+/// (the usual one) pays nothing for it: pass `format_args!(...)`.
+pub fn traced<T>(
+    trace: Option<&Trace>,
+    category: Category,
+    lane: Lane,
+    name: impl std::fmt::Display,
+    run: impl FnOnce() -> T,
+) -> T {
     match trace {
         Some(trace) => {
             let start = trace.now();
             let value = run();
-            trace.record(category, lane, name, start, Detail::NONE);
+            trace.record(category, lane, name.to_string(), start, Detail::NONE);
             value
         }
         None => run(),

@@ -13,6 +13,50 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "lockstep-test-pw";
 
+/// A test server program, and how to tell whether it is installed.
+struct ServerProbe {
+    program: &'static str,
+    probe: &'static str,
+    /// Set (in CI) to fail rather than skip when the program is missing.
+    require: &'static str,
+    install: &'static str,
+}
+
+/// Starts `server.program` with the arguments `args` gives for a free
+/// loopback port; `None` (the test skips) if it is not installed.
+fn start_server(server: ServerProbe, args: impl FnOnce(u16) -> Vec<String>) -> Option<(Child, u16)> {
+    let found = Command::new(server.program).arg(server.probe).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os(server.require).is_none(),
+            "{} is set, but there is no {} ({})",
+            server.require,
+            server.program,
+            server.install
+        );
+        eprintln!("remote: skipped: no {} (CI installs it)", server.program);
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let child = Command::new(server.program)
+        .args(args(port))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", server.program));
+    Some((child, port))
+}
+
+/// Polls `ready` until it holds; fails the test (rather than hanging it)
+/// after `limit`.
+fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A `redis-server` of our own, killed on drop.
 struct Redis {
     child: Child,
@@ -21,29 +65,30 @@ struct Redis {
 
 impl Redis {
     fn start() -> Option<Redis> {
-        let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("LOCKSTEP_REQUIRE_REDIS").is_none(),
-                "LOCKSTEP_REQUIRE_REDIS is set, but there is no redis-server (apt-get install redis-server)"
-            );
-            eprintln!("remote: skipped: no redis-server (CI installs it)");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--requirepass", PASSWORD])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
+        let (child, port) = start_server(
+            ServerProbe {
+                program: "redis-server",
+                probe: "--version",
+                require: "LOCKSTEP_REQUIRE_REDIS",
+                install: "apt-get install redis-server",
+            },
+            |port| {
+                vec![
+                    "--port".into(),
+                    port.to_string(),
+                    "--bind".into(),
+                    "127.0.0.1".into(),
+                    "--requirepass".into(),
+                    PASSWORD.into(),
+                    "--save".into(),
+                    String::new(),
+                    "--appendonly".into(),
+                    "no".into(),
+                ]
+            },
+        )?;
         let redis = Redis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.cli(&["PING"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not answer within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(Duration::from_secs(10), "redis-server to answer", || redis.cli(&["PING"]).trim() == "PONG");
         Some(redis)
     }
 
@@ -219,28 +264,19 @@ struct S3Server {
 
 impl S3Server {
     fn start() -> Option<S3Server> {
-        let found = Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("LOCKSTEP_REQUIRE_S3").is_none(),
-                "LOCKSTEP_REQUIRE_S3 is set, but there is no moto_server (pip install 'moto[server]')"
-            );
-            eprintln!("remote: skipped the S3 test: no moto_server (CI installs it)");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
+        let (child, port) = start_server(
+            ServerProbe {
+                program: "moto_server",
+                probe: "--help",
+                require: "LOCKSTEP_REQUIRE_S3",
+                install: "pip install 'moto[server]'",
+            },
+            |port| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+        )?;
         let server = S3Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.request("PUT", "/lockstep-cache", b"").is_none_or(|status| status != 200) {
-            assert!(Instant::now() < deadline, "moto_server did not create a bucket within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(Duration::from_secs(30), "moto_server to create a bucket", || {
+            server.request("PUT", "/lockstep-cache", b"") == Some(200)
+        });
         Some(server)
     }
 

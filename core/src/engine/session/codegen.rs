@@ -181,7 +181,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             return Ok(outcome);
         }
         let mut problems = Vec::new();
-        let found = traced(self.trace, Category::CacheRead, lane, &format!("layer 1: {}", unit.name), || {
+        let found = traced(self.trace, Category::CacheRead, lane, format_args!("layer 1: {}", unit.name), || {
             self.unit_ir(unit, ir_pack, &mut problems)
         })?;
         let ir_lookups: Vec<(usize, bool)> =
@@ -201,7 +201,7 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             }
             backend.compile_unit(&cgu, self.config)
         };
-        let lookup = traced(self.trace, Category::CacheRead, lane, &format!("layer 2: {}", unit.name), || {
+        let lookup = traced(self.trace, Category::CacheRead, lane, format_args!("layer 2: {}", unit.name), || {
             self.cache.get(Layer::Object, &key)
         });
         let (bytes, object_hit) = match lookup {
@@ -221,9 +221,10 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 }
                 let bytes = compile(backend)?;
                 // A failed store only costs a future miss.
-                let stored = traced(self.trace, Category::CacheWrite, lane, &format!("store: {}", unit.name), || {
-                    self.cache.put(Layer::Object, &key, &bytes)
-                });
+                let stored =
+                    traced(self.trace, Category::CacheWrite, lane, format_args!("store: {}", unit.name), || {
+                        self.cache.put(Layer::Object, &key, &bytes)
+                    });
                 if let Err(e) = stored {
                     problems.push(format!("storing the object of unit `{}`: {e}", unit.name));
                 }
