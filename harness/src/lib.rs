@@ -8,12 +8,15 @@
 //!   and the edits `lockstep verify` applies to them.
 //! - [`fuzzing`]: the properties the fuzz targets check, callable from
 //!   tests for a bounded slice on every `cargo test`.
+//! - [`peers`]: `lockstep bench peers`, lockstep beside make + gcc/clang and
+//!   cargo's incremental rustc on the same generated program.
 //! - [`progress`]: the progress bar of a long build on a terminal.
 //! - [`timings`]: the `--timings` page and JSON, and the `--trace` file.
 //! - [`verify`]: the oracles and fault primitives of `lockstep verify`
 //!   (clean-build equality, behaviour, schedules, kills, damage, races).
 
 pub mod fuzzing;
+pub mod peers;
 pub mod program;
 pub mod progress;
 pub mod timings;

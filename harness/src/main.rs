@@ -116,6 +116,19 @@ enum Command {
         /// The repro file.
         file: PathBuf,
     },
+    /// Benchmarks run from the outside, as a user would.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchAction {
+    /// lockstep beside make + gcc (and clang) and cargo's incremental rustc
+    /// on the same generated program: clean, no-op, body, comment and
+    /// signature edits, at debug and release, with one linker for all.
+    Peers(lockstep_harness::peers::PeersArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,8 +224,8 @@ struct BuildArgs {
     #[arg(long, value_name = "CC")]
     linker: Option<PathBuf>,
     /// The linker the driver runs (`-fuse-ld=NAME`), or `default` for the
-    /// driver's own [default: $LOCKSTEP_LD, else the first of mold, lld and
-    /// gold on PATH when the driver is `cc`, else the driver's own].
+    /// driver's own [default: $LOCKSTEP_LD, else the first of gold, lld and
+    /// mold on PATH when the driver is `cc`, else the driver's own].
     #[arg(long, value_name = "NAME")]
     ld: Option<String>,
     /// How to show errors in the program: one line each, or with the source.
@@ -337,6 +350,8 @@ impl From<Diagnostics> for DiagnosticStyle {
 impl BuildArgs {
     fn options(&self, output: Option<PathBuf>, parallelism: &Parallelism) -> Result<BuildOptions, String> {
         let mut options = BuildOptions::new(&self.dir);
+        // The process exits after one build (`run` after running it).
+        options.free_front_end = false;
         options.output = output;
         options.opt = if self.release { OptLevel::Release } else { OptLevel::Debug };
         options.target = self.target.clone();
@@ -602,6 +617,7 @@ fn main() -> ExitCode {
         Command::Cache { action } => cache_command(action),
         Command::Verify(args) => verify_command(&args),
         Command::Replay { file } => replay_command(&file),
+        Command::Bench { action: BenchAction::Peers(args) } => peers_command(&args),
     }
 }
 
@@ -827,4 +843,13 @@ fn signal_of(status: &std::process::ExitStatus) -> i32 {
 #[cfg(not(unix))]
 fn signal_of(_status: &std::process::ExitStatus) -> i32 {
     0
+}
+
+fn peers_command(args: &lockstep_harness::peers::PeersArgs) -> ExitCode {
+    let mut stdout = std::io::stdout();
+    match lockstep_harness::peers::run(args, &mut stdout) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => fail("a target was missed (see `targets:` above)"),
+        Err(e) => fail(e),
+    }
 }

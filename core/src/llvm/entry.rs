@@ -22,9 +22,9 @@ const DIV_BY_ZERO_MESSAGE: &[u8] = b"division by zero\n";
 
 /// `i8*` on LLVM 14 (typed pointers), `ptr` after.
 fn byte_ptr_type(ctx: &Context) -> PointerType<'_> {
-    #[cfg(feature = "llvm14-0")]
+    #[cfg(feature = "typed-pointers")]
     return ctx.i8_type().ptr_type(AddressSpace::default());
-    #[cfg(not(feature = "llvm14-0"))]
+    #[cfg(not(feature = "typed-pointers"))]
     return ctx.ptr_type(AddressSpace::default());
 }
 

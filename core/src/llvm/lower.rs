@@ -95,12 +95,12 @@ pub(super) fn load<'ctx>(
     ptr: PointerValue<'ctx>,
     name: &str,
 ) -> Result<IntValue<'ctx>, BackendError> {
-    #[cfg(feature = "llvm14-0")]
+    #[cfg(feature = "typed-pointers")]
     let value = {
         let _ = ty;
         builder.build_load(ptr, name)?
     };
-    #[cfg(not(feature = "llvm14-0"))]
+    #[cfg(not(feature = "typed-pointers"))]
     let value = builder.build_load(ty, ptr, name)?;
     match value {
         BasicValueEnum::IntValue(v) => Ok(v),

@@ -53,10 +53,7 @@ pub fn render_c(program: &Program, title: &str) -> Option<String> {
     out.push_str(C_PRELUDE);
     out.push_str("\n/* consts, folded */\n");
     for m in &program.modules {
-        for c in m.consts() {
-            let value = *items.consts.get(&ItemPath::new(&m.name, &c.name))?;
-            let _ = writeln!(out, "static const {} {} = {};", c.ty.c(), const_c_name(&m.name, &c.name), c_val(value));
-        }
+        write_consts(&items, m, &mut out)?;
     }
     out.push_str("\n/* globals: zero until their module's initialiser runs */\n");
     for m in &program.modules {
@@ -67,37 +64,110 @@ pub fn render_c(program: &Program, title: &str) -> Option<String> {
     out.push_str("\n/* prototypes */\n");
     for m in &program.modules {
         for f in m.fns() {
-            let _ = writeln!(out, "{};", c_signature(f.ret, &fn_c_name(&m.name, &f.name), &f.params));
+            let _ = writeln!(out, "{};", c_signature(Linkage::Static, f.ret, &fn_c_name(&m.name, &f.name), &f.params));
         }
     }
     for m in &program.modules {
         let _ = writeln!(out, "\n/* module {} */", m.name);
-        for f in m.fns() {
-            let mut lower = CLower::new(&items);
-            lower.scopes.push(BTreeMap::new());
-            for (name, ty) in &f.params {
-                // Parameters are declared first, so they keep the `v_NAME` that `c_signature` writes.
-                lower.bind(name, *ty, false);
-            }
-            let mut lines = vec![format!("{} {{", c_signature(f.ret, &fn_c_name(&m.name, &f.name), &f.params))];
-            lower.fn_body(&f.body, f.ret.is_some(), &mut lines);
-            lines.push("}".to_string());
-            indent_into(&lines, &mut out);
-        }
-        let mut lower = CLower::new(&items);
-        let mut lines = vec![format!("static void lks_init_{}(void) {{", m.name)];
-        for g in m.globals() {
-            // Each initialiser gets its own C block, because locals of different initialisers may share names.
-            lines.push("{".to_string());
-            lower.scopes.push(BTreeMap::new());
-            let v = lower.expr(&g.init, &mut lines);
-            lower.scopes.pop();
-            lines.push(format!("{} = {};", global_c_name(&m.name, &g.name), v.code));
-            lines.push("}".to_string());
-        }
-        lines.push("}".to_string());
-        indent_into(&lines, &mut out);
+        write_module_code(&items, m, Linkage::Static, &mut out);
     }
+    write_c_main(program, &mut out)?;
+    Some(out)
+}
+
+/// The program as a C project the way people lay one out: per module a `MODULE.c` and a `MODULE.h` (its consts,
+/// its globals `extern`, its prototypes), a `lks_rt.h` with the runtime helpers, a `lks_start.c` with `main`, and
+/// a `Makefile` with file-level incremental rebuilds (`-MMD`). A module's `.c` includes only its own header and
+/// its imports' headers, so make recompiles exactly the files a change can reach: one file for a body edit, the
+/// importers too for a signature edit. `(relative path, text)` pairs; `None` as for [`render_c`].
+pub fn render_c_project(program: &Program) -> Option<Vec<(String, String)>> {
+    let items = ItemFacts::of(program);
+    let mut files = vec![("lks_rt.h".to_string(), format!("#ifndef LKS_RT_H\n#define LKS_RT_H\n{C_PRELUDE}#endif\n"))];
+    for m in &program.modules {
+        let guard = format!("LKS_{}_H", m.name.to_uppercase());
+        let mut h = format!("#ifndef {guard}\n#define {guard}\n#include \"lks_rt.h\"\n");
+        write_consts(&items, m, &mut h)?;
+        for g in m.globals() {
+            let _ = writeln!(h, "extern {} {};", g.ty.c(), global_c_name(&m.name, &g.name));
+        }
+        for f in m.fns() {
+            let _ = writeln!(h, "{};", c_signature(Linkage::Extern, f.ret, &fn_c_name(&m.name, &f.name), &f.params));
+        }
+        let _ = writeln!(h, "void lks_init_{}(void);\n#endif", m.name);
+        let mut c = format!("#include \"{}.h\"\n", m.name);
+        for import in &m.imports {
+            let _ = writeln!(c, "#include \"{import}.h\"");
+        }
+        for g in m.globals() {
+            let _ = writeln!(c, "{} {};", g.ty.c(), global_c_name(&m.name, &g.name));
+        }
+        write_module_code(&items, m, Linkage::Extern, &mut c);
+        files.push((format!("{}.h", m.name), h));
+        files.push((format!("{}.c", m.name), c));
+    }
+    let mut start = format!("#include \"{}.h\"\n", super::model::ROOT);
+    for m in &program.modules {
+        let _ = writeln!(start, "void lks_init_{}(void);", m.name);
+    }
+    write_c_main(program, &mut start)?;
+    files.push(("lks_start.c".to_string(), start));
+    let mut objects: Vec<String> = program.modules.iter().map(|m| format!("{}.o", m.name)).collect();
+    objects.push("lks_start.o".to_string());
+    files.push(("Makefile".to_string(), MAKEFILE.replace("@OBJECTS@", &objects.join(" "))));
+    Some(files)
+}
+
+/// The C project's Makefile: `CC`, `CFLAGS` and `LDFLAGS` come from the command line (the peer benchmark
+/// passes its optimisation level and linker there).
+const MAKEFILE: &str = "CC ?= cc\nCFLAGS ?= -O0\nLDFLAGS ?=\nOBJECTS := @OBJECTS@\n\nprogram: $(OBJECTS)\n\t$(CC) $(LDFLAGS) -o $@ $(OBJECTS)\n\n%.o: %.c\n\t$(CC) $(CFLAGS) -w -MMD -MP -c -o $@ $<\n\n-include $(OBJECTS:.o=.d)\n";
+
+/// Whether a function is private to its translation unit (the single-file rendering) or shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linkage {
+    Static,
+    Extern,
+}
+
+fn write_consts(items: &ItemFacts, m: &super::model::Module, out: &mut String) -> Option<()> {
+    for c in m.consts() {
+        let value = *items.consts.get(&ItemPath::new(&m.name, &c.name))?;
+        let _ = writeln!(out, "static const {} {} = {};", c.ty.c(), const_c_name(&m.name, &c.name), c_val(value));
+    }
+    Some(())
+}
+
+/// Module `m`'s functions and its initialiser `lks_init_MODULE`.
+fn write_module_code(items: &ItemFacts, m: &super::model::Module, linkage: Linkage, out: &mut String) {
+    for f in m.fns() {
+        let mut lower = CLower::new(items);
+        lower.scopes.push(BTreeMap::new());
+        for (name, ty) in &f.params {
+            // Parameters are declared first, so they keep the `v_NAME` that `c_signature` writes.
+            lower.bind(name, *ty, false);
+        }
+        let mut lines = vec![format!("{} {{", c_signature(linkage, f.ret, &fn_c_name(&m.name, &f.name), &f.params))];
+        lower.fn_body(&f.body, f.ret.is_some(), &mut lines);
+        lines.push("}".to_string());
+        indent_into(&lines, out);
+    }
+    let mut lower = CLower::new(items);
+    let storage = if linkage == Linkage::Static { "static " } else { "" };
+    let mut lines = vec![format!("{storage}void lks_init_{}(void) {{", m.name)];
+    for g in m.globals() {
+        // Each initialiser gets its own C block, because locals of different initialisers may share names.
+        lines.push("{".to_string());
+        lower.scopes.push(BTreeMap::new());
+        let v = lower.expr(&g.init, &mut lines);
+        lower.scopes.pop();
+        lines.push(format!("{} = {};", global_c_name(&m.name, &g.name), v.code));
+        lines.push("}".to_string());
+    }
+    lines.push("}".to_string());
+    indent_into(&lines, out);
+}
+
+/// C's `main`: every module's initialiser in import order, then the root's `main`, whose result is the status.
+fn write_c_main(program: &Program, out: &mut String) -> Option<()> {
     let root = program.module(super::model::ROOT)?;
     let main = root.function("main")?;
     out.push_str("\nint main(void) {\n");
@@ -112,7 +182,7 @@ pub fn render_c(program: &Program, title: &str) -> Option<String> {
         let _ = writeln!(out, "    {main_c}();");
         out.push_str("    fflush(stdout);\n    return 0;\n}\n");
     }
-    Some(out)
+    Some(())
 }
 
 fn global_c_name(module: &str, name: &str) -> String {
@@ -152,10 +222,11 @@ fn c_val(v: Val) -> String {
     }
 }
 
-fn c_signature(ret: Option<Ty>, name: &str, params: &[(String, Ty)]) -> String {
+fn c_signature(linkage: Linkage, ret: Option<Ty>, name: &str, params: &[(String, Ty)]) -> String {
     let ps: Vec<String> = params.iter().map(|(n, t)| format!("{} {}", t.c(), local_c_name(n))).collect();
     let ps = if ps.is_empty() { "void".to_string() } else { ps.join(", ") };
-    format!("static {} {name}({ps})", ret.map_or("void", Ty::c))
+    let storage = if linkage == Linkage::Static { "static " } else { "" };
+    format!("{storage}{} {name}({ps})", ret.map_or("void", Ty::c))
 }
 
 /// The text of a comment, for a C block comment.

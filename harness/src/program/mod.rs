@@ -28,6 +28,7 @@ pub mod model;
 pub mod predict;
 pub mod process;
 pub mod rng;
+pub mod rust;
 pub mod visit;
 
 pub use generate::GenConfig;

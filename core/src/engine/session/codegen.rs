@@ -159,7 +159,9 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             return None;
         }
         let staged = staged_object_path(staging, &record.object_hash);
-        if !record.object_hash.matches_file(&staged) && !bug_zoo::active(Bug::StagedObjectUnchecked) {
+        let intact =
+            record.object_stamp.is_some_and(|stamp| stamp.matches(&staged)) || record.object_hash.matches_file(&staged);
+        if !intact && !bug_zoo::active(Bug::StagedObjectUnchecked) {
             return None;
         }
         Some(UnitOutcome {

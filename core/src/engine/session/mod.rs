@@ -407,6 +407,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         return SessionResult { report, succeeded: false };
     }
     let shortcut_dir = staging.clone();
+    let named_outputs = named;
     let codegen_stage = CodegenWork {
         frontend,
         backends,
@@ -464,7 +465,8 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
     if let Some(tables) = tables {
         (manifest.functions, manifest.globals) = tables;
     }
-    let built = BuiltUnits::read(&outcome, &layout, &units, &functions, previous, &mut report);
+    let staged_dir = (!named_outputs).then_some(shortcut_dir.as_path());
+    let built = BuiltUnits::read(&outcome, &layout, &units, &functions, previous, staged_dir, &mut report);
     if let Some(symbol) = &options.explain {
         let now = functions.iter().position(|f| f.symbol.to_string() == *symbol);
         report.explain = Some(manifest::explain(symbol, previous, &manifest, now.and_then(|i| built.ir_hit[i])));
@@ -673,6 +675,7 @@ impl BuiltUnits {
         units: &[UnitPlan],
         functions: &[FunctionEntry],
         previous: Option<&Manifest>,
+        staged_dir: Option<&Path>,
         report: &mut BuildReport,
     ) -> BuiltUnits {
         report.schedule = outcome.schedule.as_ref().map(|s| s.to_string());
@@ -701,6 +704,12 @@ impl BuiltUnits {
                 ir_hashes: out.ir_hashes.clone(),
                 object_key: out.key,
                 object_hash: out.object_hash,
+                object_stamp: out
+                    .staged
+                    .clone()
+                    .or_else(|| staged_dir.map(|dir| staged_object_path(dir, &out.object_hash)))
+                    .as_deref()
+                    .and_then(manifest::FileStamp::of),
             };
             built.records.insert(units[u].name.clone(), record);
         }
