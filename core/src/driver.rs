@@ -624,6 +624,19 @@ impl lks::incremental::SummaryStore for CacheSummaries<'_> {
     }
 }
 
+/// Threads for parsing and checking: as many as codegen gets, since the
+/// two never run at once; one under the fuzzed scheduler, whose build is
+/// one thread by design.
+fn front_end_workers(options: &BuildOptions) -> usize {
+    match options.scheduling {
+        Scheduling::Threads => match &options.parallelism {
+            Some(parallelism) => parallelism.workers,
+            None => Parallelism::local(options.jobs).workers,
+        },
+        _ => 1,
+    }
+}
+
 /// Checks only what changed, when the previous build left module records;
 /// otherwise (or on any error) checks the whole program, which is also what
 /// reports diagnostics.
@@ -641,6 +654,7 @@ fn check_incrementally(
         &previous,
         &CacheSummaries(cache),
         &module_facts,
+        front_end_workers(options),
     );
     let records = incremental.as_ref().map(|p| p.records.clone());
     let frontend = match incremental.and_then(LksFrontEnd::from_incremental) {

@@ -14,10 +14,11 @@
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::ModuleFacts;
 use crate::lks::check::{check_with_interfaces, CheckedModule, ModuleInterface};
-use crate::lks::modules::{ModuleGraph, ParsedModule, ParsedProject, ProjectSources};
+use crate::lks::modules::{ModuleGraph, ParsedModule, ParsedProject, ProjectSources, SourceFile};
 use crate::lks::parser::parse_module;
 use crate::source::SourceMap;
 use lockstep_scheduler::bug_zoo::{self, Bug};
+use lockstep_scheduler::sync::thread;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,7 +39,8 @@ pub struct ModuleRecord {
 }
 
 /// Where summaries come from and go to (the artifact cache, in a build).
-pub trait SummaryStore {
+/// Shared by the threads that check independent modules at once.
+pub trait SummaryStore: Sync {
     fn load(&self, key: &ContentHash) -> Option<ModuleSummary>;
     fn store(&self, key: &ContentHash, summary: &ModuleSummary);
 }
@@ -102,6 +104,54 @@ fn parse_alone(name: &str, display_path: &str, text: &str) -> Option<ParsedProje
         .then(|| ParsedProject { sources, modules: vec![ParsedModule { name: name.to_string(), file, ast }] })
 }
 
+/// One module of a level: what checking it needs.
+struct LevelItem<'a> {
+    name: String,
+    file: &'a SourceFile,
+    key: ContentHash,
+    parsed: Option<ParsedProject>,
+}
+
+/// The modules by level, each level in the graph's initialisation order: a
+/// module's level is one more than the highest of its imports'.
+fn levels(graph: &ModuleGraph) -> Vec<Vec<String>> {
+    let mut level_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    for name in graph.init_order() {
+        let level = graph.imports[&name].iter().map(|i| level_of[i] + 1).max().unwrap_or(0);
+        level_of.insert(name.clone(), level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(name);
+    }
+    levels
+}
+
+/// `work` applied to every item, on up to `workers` scoped threads when
+/// there is more than one item; results in item order either way, so the
+/// threads never show in what is built.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = workers.min(items.len());
+    if workers <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let mut shares: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        shares[i % workers].push((i, item));
+    }
+    let mut results: Vec<(usize, R)> = thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || share.into_iter().map(|(i, item)| (i, work(item))).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Checks one parsed module against the interfaces of the others.
 pub fn check_alone(
     parsed: &ParsedProject,
@@ -121,8 +171,18 @@ pub fn check_incremental(
     sources: &ProjectSources,
     previous: &BTreeMap<String, ModuleRecord>,
     store: &dyn SummaryStore,
-    facts_of: &dyn Fn(&CheckedModule) -> ModuleFacts,
+    facts_of: &(dyn Fn(&CheckedModule) -> ModuleFacts + Sync),
+    workers: usize,
 ) -> Option<IncrementalProgram> {
+    // Parsing needs nothing but the text: every module whose text is new is
+    // parsed up front, on up to `workers` threads.
+    let fresh: Vec<&SourceFile> =
+        sources.files.iter().filter(|f| previous.get(&f.module).is_none_or(|r| r.text != f.hash)).collect();
+    let mut fresh_parses: BTreeMap<String, Option<ParsedProject>> = fresh
+        .iter()
+        .map(|f| f.module.clone())
+        .zip(parallel_map(fresh.clone(), workers, |f| parse_alone(&f.module, &f.display_path, &f.text)))
+        .collect();
     let mut texts = BTreeMap::new();
     let mut parsed: BTreeMap<String, ParsedProject> = BTreeMap::new();
     let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -135,7 +195,7 @@ pub fn check_incremental(
         let module_imports: Vec<String> = match previous.get(&file.module).filter(|r| r.text == text_hash) {
             Some(record) => record.imports.clone(),
             None => {
-                let project = parse_alone(&file.module, &file.display_path, &file.text)?;
+                let project = fresh_parses.remove(&file.module).flatten()?;
                 let mut list: Vec<String> = project.modules[0]
                     .ast
                     .items
@@ -171,40 +231,52 @@ pub fn check_incremental(
         return None;
     }
 
-    // Imports first, so each module's imports' interfaces are settled.
+    // Imports first, so each module's imports' interfaces are settled. A
+    // module's level is one more than its deepest import's: the modules of
+    // one level import none of each other, so they are checked at once.
     let mut interfaces: BTreeMap<String, ModuleInterface> = BTreeMap::new();
     let mut iface_hashes: BTreeMap<String, ContentHash> = BTreeMap::new();
     let mut states: BTreeMap<String, IncrementalModule> = BTreeMap::new();
     let mut checked = 0;
-    for name in graph.init_order() {
-        let (file, text_hash) = texts[&name];
-        let import_hashes: Vec<(String, ContentHash)> =
-            graph.imports[&name].iter().map(|i| (i.clone(), iface_hashes[i])).collect();
-        let key = summary_key(frontend, &name, &text_hash, &import_hashes);
-        // A summary for exactly this text and these interfaces is as good
-        // as checking again, even for text that changed (an edit reverted).
-        let (state, summary) = match store.load(&key) {
-            Some(summary) => {
-                parsed.remove(&name);
-                (ModuleState::Known { display_path: file.display_path.clone(), text: file.text.clone() }, summary)
+    for level in levels(&graph) {
+        let work: Vec<LevelItem<'_>> = level
+            .into_iter()
+            .map(|name| {
+                let (file, text_hash) = texts[&name];
+                let import_hashes: Vec<(String, ContentHash)> =
+                    graph.imports[&name].iter().map(|i| (i.clone(), iface_hashes[i])).collect();
+                let key = summary_key(frontend, &name, &text_hash, &import_hashes);
+                let parsed = parsed.remove(&name);
+                LevelItem { name, file, key, parsed }
+            })
+            .collect();
+        let done = parallel_map(work, workers, |item| {
+            // A summary for exactly this text and these interfaces is as
+            // good as checking again, even for text that changed (an edit
+            // reverted).
+            if let Some(summary) = store.load(&item.key) {
+                let state =
+                    ModuleState::Known { display_path: item.file.display_path.clone(), text: item.file.text.clone() };
+                return Some((item.name, item.key, state, summary, false));
             }
-            None => {
-                let project = match parsed.remove(&name) {
-                    Some(p) => p,
-                    None => parse_alone(&name, &file.display_path, &file.text)?,
-                };
-                let (module, interface) = check_alone(&project, &interfaces, &graph)?;
-                checked += 1;
-                let summary =
-                    ModuleSummary { interface_hash: interface_hash(&interface), interface, facts: facts_of(&module) };
-                store.store(&key, &summary);
-                (ModuleState::Checked(Box::new(module)), summary)
-            }
-        };
-        let ModuleSummary { interface, interface_hash: iface_hash, facts } = summary;
-        iface_hashes.insert(name.clone(), iface_hash);
-        interfaces.insert(name.clone(), interface);
-        states.insert(name.clone(), IncrementalModule { name, state, facts, key });
+            let project = match item.parsed {
+                Some(p) => p,
+                None => parse_alone(&item.name, &item.file.display_path, &item.file.text)?,
+            };
+            let (module, interface) = check_alone(&project, &interfaces, &graph)?;
+            let summary =
+                ModuleSummary { interface_hash: interface_hash(&interface), interface, facts: facts_of(&module) };
+            store.store(&item.key, &summary);
+            Some((item.name, item.key, ModuleState::Checked(Box::new(module)), summary, true))
+        });
+        for result in done {
+            let (name, key, state, summary, was_checked) = result?;
+            checked += usize::from(was_checked);
+            let ModuleSummary { interface, interface_hash: iface_hash, facts } = summary;
+            iface_hashes.insert(name.clone(), iface_hash);
+            interfaces.insert(name.clone(), interface);
+            states.insert(name.clone(), IncrementalModule { name, state, facts, key });
+        }
     }
     let modules = states.into_values().collect();
     Some(IncrementalProgram { modules, interfaces, graph, records, checked })

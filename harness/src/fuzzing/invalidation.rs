@@ -58,15 +58,15 @@ impl InvalidationCase {
 
 /// Summaries kept in memory, for checking incremental checking.
 #[derive(Default)]
-struct MemorySummaries(std::cell::RefCell<BTreeMap<ContentHash, ModuleSummary>>);
+struct MemorySummaries(std::sync::Mutex<BTreeMap<ContentHash, ModuleSummary>>);
 
 impl SummaryStore for MemorySummaries {
     fn load(&self, key: &ContentHash) -> Option<ModuleSummary> {
-        self.0.borrow().get(key).cloned()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
     fn store(&self, key: &ContentHash, summary: &ModuleSummary) {
-        self.0.borrow_mut().insert(*key, summary.clone());
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(*key, summary.clone());
     }
 }
 
@@ -206,7 +206,7 @@ impl History {
         let seed = self.seed;
         let files = state.program.files();
         let program =
-            check_incremental(&frontend_identity(), &sources(&files), &self.records, &self.summaries, &module_facts)
+            check_incremental(&frontend_identity(), &sources(&files), &self.records, &self.summaries, &module_facts, 1)
                 .unwrap_or_else(|| panic!("seed {seed}, {what}: incremental checking gave up on a valid program"));
         self.records = program.records.clone();
         let incremental = LksFrontEnd::from_incremental(program).expect("a main function");
