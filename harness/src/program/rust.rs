@@ -19,6 +19,15 @@ const MAIN_PRELUDE: &str = r#"//! Rust translation of a generated lockstep progr
 
 use std::io::Write as _;
 
+/// Fully buffered like C's stdio on a file, flushed at exit: one write per line would make the program's
+/// run time, not its output, differ from the C build's.
+static OUT: std::sync::LazyLock<std::sync::Mutex<std::io::BufWriter<std::io::Stdout>>> =
+    std::sync::LazyLock::new(|| std::sync::Mutex::new(std::io::BufWriter::new(std::io::stdout())));
+
+pub fn lks_flush() {
+    let _ = OUT.lock().unwrap_or_else(|e| e.into_inner()).flush();
+}
+
 /// Integer division as the language defines it: `MIN / -1` is `MIN`, a zero divisor ends the program.
 pub fn lks_div(a: i64, b: i64) -> i64 {
     if b == 0 {
@@ -35,13 +44,13 @@ pub fn lks_rem(a: i64, b: i64) -> i64 {
 }
 
 fn lks_div_zero() -> ! {
-    let _ = std::io::stdout().flush();
+    lks_flush();
     eprintln!("division by zero");
     std::process::exit(101);
 }
 
 pub fn lks_print(x: i64) {
-    println!("{x}");
+    let _ = writeln!(OUT.lock().unwrap_or_else(|e| e.into_inner()), "{x}");
 }
 "#;
 
@@ -67,10 +76,10 @@ pub fn render_rust_crate(program: &Program, package_name: &str) -> Option<Vec<(S
     let call = format!("{}::{}()", module_name(ROOT), fn_name("main"));
     if entry.ret.is_some() {
         let _ = writeln!(main, "    let status = ({call} as u64 & 255) as i32;");
-        main.push_str("    let _ = std::io::stdout().flush();\n    std::process::exit(status);\n}\n");
+        main.push_str("    lks_flush();\n    std::process::exit(status);\n}\n");
     } else {
         let _ = writeln!(main, "    {call};");
-        main.push_str("    let _ = std::io::stdout().flush();\n}\n");
+        main.push_str("    lks_flush();\n}\n");
     }
     files.insert(1, ("src/main.rs".to_string(), main));
     Some(files)
@@ -147,6 +156,11 @@ fn comment_text(text: &str) -> String {
     text.trim().replace("*/", "* /")
 }
 
+/// Whether a statement of the block itself is a `return`, so its tail is never reached.
+fn returns_first(b: &Block) -> bool {
+    b.stmts.iter().any(|s| matches!(s, Stmt::Return(_)))
+}
+
 /// Module `m`: its consts, globals, functions (with its comments between items), and its initialiser.
 fn render_module(items: &ItemFacts, m: &Module) -> Option<String> {
     let mut w = Writer::default();
@@ -210,6 +224,11 @@ impl Writer {
     fn body(&mut self, b: &Block, ret: Option<Ty>) {
         for s in &b.stmts {
             self.stmt(s);
+        }
+        if returns_first(b) {
+            // `{ return 1; true }` checks in `.lks`; rustc would type the unreachable tail.
+            self.line("unreachable!()");
+            return;
         }
         match (&b.tail, ret) {
             (Some(tail), Some(_)) => {
@@ -359,6 +378,7 @@ impl Writer {
             inner.stmt(s);
         }
         let tail = match &b.tail {
+            _ if returns_first(b) => "unreachable!()".to_string(),
             Some(tail) => inner.expr(tail),
             None => default_value(ty).to_string(),
         };
