@@ -467,8 +467,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let phases = PhaseLog::start();
     let trace = options.trace.as_deref();
     let dir = &options.project_dir;
-    let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project(dir))
-        .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
+    let sources = traced(trace, Category::Phase, Lane::Main, "read", || {
+        lks::modules::read_project_with(dir, front_end_workers(options))
+    })
+    .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
     let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref());
     let output = options.output_path();
     let inputs = inputs_fingerprint(options, &sources, &linker);

@@ -169,3 +169,27 @@ fn assemble_outcome<O, E>(
         .collect();
     ExecOutcome { outputs, failed, skipped, schedule, replay_divergence, stats }
 }
+
+/// `work` applied to every item, on up to `workers` scoped threads when
+/// there is more than one item; results in item order either way, so the
+/// threads never show in what is built.
+pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = workers.min(items.len());
+    if workers <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let mut shares: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        shares[i % workers].push((i, item));
+    }
+    let mut results: Vec<(usize, R)> = lockstep_scheduler::sync::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || share.into_iter().map(|(i, item)| (i, work(item))).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}

@@ -63,10 +63,12 @@ pub struct PeersArgs {
     pub check: bool,
 }
 
-/// A cell whose median passes this after [`MIN_RUNS_WHEN_SLOW`] runs is not timed again: a release build of
-/// the Rust crate takes tens of seconds, and three runs of it say what five would.
+/// A cell whose median passes [`SLOW`] after [`MIN_RUNS_WHEN_SLOW`] runs, or whose first run passes
+/// [`VERY_SLOW`], is not timed again: a release build of the 80k-line Rust crate takes a minute, and more runs
+/// of it would say little more about a ratio of 10 or more.
 const SLOW: Duration = Duration::from_secs(10);
 const MIN_RUNS_WHEN_SLOW: usize = 3;
+const VERY_SLOW: Duration = Duration::from_secs(30);
 
 /// Program sizes by name.
 pub fn parse_size(size: &str) -> Result<(usize, usize), String> {
@@ -211,7 +213,8 @@ fn measure(
             if !scenario.applies_to(&tool.kind) {
                 continue;
             }
-            let slow = times[i].len() >= MIN_RUNS_WHEN_SLOW && report::median(&times[i]) > SLOW;
+            let slow = (times[i].len() >= MIN_RUNS_WHEN_SLOW && report::median(&times[i]) > SLOW)
+                || times[i].first().is_some_and(|t| *t > VERY_SLOW);
             if slow {
                 behind[i] = true;
                 continue;
