@@ -229,8 +229,8 @@ fn c_signature(linkage: Linkage, ret: Option<Ty>, name: &str, params: &[(String,
     format!("{storage}{} {name}({ps})", ret.map_or("void", Ty::c))
 }
 
-/// The text of a comment, for a C block comment.
-fn comment_body(text: &str) -> &str {
+/// The text of a comment, for a C (or Rust) block comment.
+pub(super) fn comment_body(text: &str) -> &str {
     let text = text.trim();
     let text = text.strip_prefix("//").unwrap_or(text);
     let text = text.strip_prefix("/*").and_then(|t| t.strip_suffix("*/")).unwrap_or(text);

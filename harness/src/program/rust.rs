@@ -148,12 +148,9 @@ fn default_value(ty: Ty) -> &'static str {
     }
 }
 
-/// A comment's text, for a Rust block comment.
+/// A comment's text, for a Rust block comment (which nests, so no `*/` may close it early).
 fn comment_text(text: &str) -> String {
-    let text = text.trim();
-    let text = text.strip_prefix("//").unwrap_or(text);
-    let text = text.strip_prefix("/*").and_then(|t| t.strip_suffix("*/")).unwrap_or(text);
-    text.trim().replace("*/", "* /")
+    super::c::comment_body(text).replace("*/", "* /")
 }
 
 /// Whether a statement of the block itself is a `return`, so its tail is never reached.

@@ -1,38 +1,12 @@
 //! `lockstep bench peers`: the C project rendering builds with make and behaves like the oracle, and the
 //! command runs every scenario for every tool, checks their programs agree, and reports medians and targets.
 
-use super::support::{lockstep_bin, text};
+use super::support::{lockstep_bin, run_bounded, text};
 use lockstep_harness::program::c::render_c_project;
 use lockstep_harness::program::generate::{self, GenConfig};
 use lockstep_harness::program::{run_c_oracle, run_with_timeout, GeneratedProgram};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs `command` to completion, or fails the test after `limit` naming `what`.
-fn run_bounded(mut command: Command, dir: &Path, limit: Duration, what: &str) -> (bool, String, String) {
-    let (out_path, err_path) = (dir.join(format!("{what}.out")), dir.join(format!("{what}.err")));
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}: {}", text(&std::fs::read(&err_path).unwrap_or_default()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p: &Path| text(&std::fs::read(p).unwrap_or_default());
-    (status.success(), read(&out_path), read(&err_path))
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// Renders `seed` as a C project, builds it with make, and compares its behaviour with the single-file oracle.
 fn check_c_project(seed: u64, config: &GenConfig) {

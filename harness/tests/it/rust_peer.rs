@@ -2,14 +2,14 @@
 //! like the C oracle (stdout bytes and exit status), and renders per module, so an edit to one `.lks` module
 //! rewrites one Rust file.
 
-use super::support::text;
+use super::support::{run_bounded, text};
 use lockstep_harness::program::generate::{self, GenConfig};
 use lockstep_harness::program::model::{Expr, Program, Stmt, ROOT};
 use lockstep_harness::program::rust::{render_rust_crate, rust_module_path};
 use lockstep_harness::program::{run_c_oracle, run_with_timeout, GeneratedProgram};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Small programs that may divide by zero and read globals before their initialiser: the riskiest semantics.
 fn risky() -> GenConfig {
@@ -39,7 +39,7 @@ fn check(root: &Path, seed: u64, config: &GenConfig, release: bool) -> i32 {
         cargo.env_remove(var);
     }
     cargo.env_remove("MAKEFLAGS").env_remove("CARGO_MAKEFLAGS");
-    let (ok, stderr) = run_bounded(cargo, root, Duration::from_secs(180), &format!("cargo-{seed}"));
+    let (ok, _, stderr) = run_bounded(cargo, root, Duration::from_secs(180), &format!("cargo-{seed}"));
     assert!(ok, "seed {seed}: cargo build failed:\n{stderr}");
     assert!(!stderr.contains("warning"), "seed {seed}: the crate builds with warnings:\n{stderr}");
 
@@ -54,30 +54,6 @@ fn check(root: &Path, seed: u64, config: &GenConfig, release: bool) -> i32 {
         "seed {seed} (release: {release}): stderr or status differs from the oracle's"
     );
     want.2
-}
-
-/// Runs `command` to completion within `limit` (else kills it and fails); whether it succeeded, its stderr.
-fn run_bounded(mut command: Command, dir: &Path, limit: Duration, what: &str) -> (bool, String) {
-    let err_path = dir.join(format!("{what}.err"));
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status.success(), text(&std::fs::read(&err_path).unwrap_or_default()))
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Shared test plumbing: fixtures, running the `lockstep` binary, blessing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `lockstep` binary built for this test run.
 pub fn lockstep_bin() -> PathBuf {
@@ -129,4 +130,29 @@ pub fn diff(expected: &str, actual: &str) -> String {
         }
     }
     out
+}
+
+/// Runs `command` to completion, or fails the test after `limit` naming `what`.
+pub fn run_bounded(mut command: Command, dir: &Path, limit: Duration, what: &str) -> (bool, String, String) {
+    let (out_path, err_path) = (dir.join(format!("{what}.out")), dir.join(format!("{what}.err")));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}: {}", text(&std::fs::read(&err_path).unwrap_or_default()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| text(&std::fs::read(p).unwrap_or_default());
+    (status.success(), read(&out_path), read(&err_path))
 }
