@@ -132,7 +132,7 @@ pub fn run(args: &PeersArgs, out: &mut dyn Write) -> Result<bool, String> {
         for tool in &mut tools {
             tool.write(&workload.program)?;
         }
-        for scenario in Scenario::ALL {
+        for scenario in Scenario::MEASURED {
             measure(scenario, &mut workload, &mut tools, args.runs, &mut peers, out)?;
             check_outputs(&tools, &root, scenario, profile)?;
         }
@@ -189,7 +189,8 @@ fn choose_tools(requested: &[String], lockstep: &std::path::Path) -> Result<Vec<
 }
 
 /// Times `scenario` for every tool: `runs` interleaved rounds (each round applies its edit once, writes it to
-/// every tool's directory, then builds with each tool in turn).
+/// every tool's directory, then builds with each tool in turn). A clean round times lockstep twice, with
+/// `-jN` and then with `-j1`, so the two builds of each pair see the same machine.
 fn measure(
     scenario: Scenario,
     workload: &mut Workload,
@@ -200,6 +201,7 @@ fn measure(
 ) -> Result<(), String> {
     let profile = tools.first().map_or(Profile::Debug, |t| t.profile);
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); tools.len()];
+    let mut one_job: Vec<Vec<Duration>> = vec![Vec::new(); tools.len()];
     let mut behind = vec![false; tools.len()];
     for _round in 0..runs {
         match scenario {
@@ -210,9 +212,6 @@ fn measure(
         }
         for (i, tool) in tools.iter_mut().enumerate() {
             tool.write(&workload.program)?;
-            if !scenario.applies_to(&tool.kind) {
-                continue;
-            }
             let slow = (times[i].len() >= MIN_RUNS_WHEN_SLOW && report::median(&times[i]) > SLOW)
                 || times[i].first().is_some_and(|t| *t > VERY_SLOW);
             if slow {
@@ -222,7 +221,11 @@ fn measure(
             if scenario.is_clean() {
                 tool.wipe()?;
             }
-            times[i].push(tool.build(if scenario == Scenario::CleanOneJob { 1 } else { tool.jobs })?);
+            times[i].push(tool.build(tool.jobs)?);
+            if scenario == Scenario::Clean && Scenario::CleanOneJob.applies_to(&tool.kind) {
+                tool.wipe()?;
+                one_job[i].push(tool.build(1)?);
+            }
         }
     }
     for (i, tool) in tools.iter().enumerate() {
@@ -233,9 +236,13 @@ fn measure(
         if times[i].is_empty() {
             continue;
         }
-        let cell = Cell { profile, scenario, tool: tool.name.clone(), times: times[i].clone() };
-        let _ = writeln!(out, "  {:<7} {:<22} {:<13} {}", profile.name(), scenario.label(), tool.name, cell.summary());
-        peers.cells.push(cell);
+        let serial = (!one_job[i].is_empty()).then(|| (Scenario::CleanOneJob, one_job[i].clone()));
+        for (scenario, times) in std::iter::once((scenario, times[i].clone())).chain(serial) {
+            let cell = Cell { profile, scenario, tool: tool.name.clone(), times };
+            let _ =
+                writeln!(out, "  {:<7} {:<22} {:<13} {}", profile.name(), scenario.label(), tool.name, cell.summary());
+            peers.cells.push(cell);
+        }
     }
     Ok(())
 }
