@@ -467,10 +467,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let phases = PhaseLog::start();
     let trace = options.trace.as_deref();
     let dir = &options.project_dir;
-    let sources = traced(trace, Category::Phase, Lane::Main, "read", || {
-        lks::modules::read_project_with(dir, front_end_workers(options))
-    })
-    .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
+    // Reading, parsing and checking share the codegen workers' count, worked out once.
+    let workers = front_end_workers(options);
+    let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project_with(dir, workers))
+        .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
     let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref());
     let output = options.output_path();
     let inputs = inputs_fingerprint(options, &sources, &linker);
@@ -521,8 +521,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     if let Some(remote) = &remote {
         cache = cache.with_remote(Arc::clone(remote));
     }
-    let frontend =
-        traced(trace, Category::Phase, Lane::Main, "check", || check_incrementally(options, &sources, &cache))?;
+    let frontend = traced(trace, Category::Phase, Lane::Main, "check", || {
+        check_incrementally(options, &sources, &cache, workers)
+    })?;
     phases.mark("parse and check");
     for fault in &options.faults {
         if frontend.facts().signature_of(fault).is_none() || fault.is_init() {
@@ -646,6 +647,7 @@ fn check_incrementally(
     options: &BuildOptions,
     sources: &lks::modules::ProjectSources,
     cache: &ArtifactCache,
+    workers: usize,
 ) -> Result<LksFrontEnd, BuildError> {
     let records_path = options.work_dir().join("state").join("modules.records");
     let previous: BTreeMap<String, ModuleRecord> =
@@ -656,7 +658,7 @@ fn check_incrementally(
         &previous,
         &CacheSummaries(cache),
         &module_facts,
-        front_end_workers(options),
+        workers,
     );
     let records = incremental.as_ref().map(|p| p.records.clone());
     let frontend = match incremental.and_then(LksFrontEnd::from_incremental) {

@@ -158,7 +158,7 @@ impl Linker {
 }
 
 /// Whether an executable file `name` is in one of `PATH`'s directories.
-fn on_path(name: &str) -> bool {
+pub fn on_path(name: &str) -> bool {
     let Some(path) = std::env::var_os("PATH") else { return false };
     std::env::split_paths(&path).any(|dir| {
         let candidate = dir.join(name);

@@ -17,6 +17,7 @@ pub mod tools;
 pub mod workload;
 
 use crate::program::process::run_with_timeout;
+use lockstep_core::link::on_path;
 use report::{Cell, Peers, Scenario};
 use std::io::Write;
 use std::path::PathBuf;
@@ -166,18 +167,18 @@ fn choose_tools(requested: &[String], lockstep: &std::path::Path) -> Result<Vec<
         None => Ok(None),
     };
     if wanted("gcc") {
-        if let Some(cc) = need("gcc", first_on_path(&["gcc"]).filter(|_| tools::on_path("make")))? {
+        if let Some(cc) = need("gcc", first_on_path(&["gcc"]).filter(|_| on_path("make")))? {
             kinds.push(("make + gcc".to_string(), Kind::Make { cc }));
         }
     }
     if wanted("clang") {
         let clang = first_on_path(&["clang", "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14"]);
-        if let Some(cc) = need("clang", clang.filter(|_| tools::on_path("make")))? {
+        if let Some(cc) = need("clang", clang.filter(|_| on_path("make")))? {
             kinds.push(("make + clang".to_string(), Kind::Make { cc }));
         }
     }
     if wanted("cargo") {
-        let cargo = std::env::var_os("CARGO").is_some() || tools::on_path("cargo");
+        let cargo = std::env::var_os("CARGO").is_some() || on_path("cargo");
         if let Some(_cargo) = need("cargo", cargo.then(|| "cargo".to_string()))? {
             kinds.push(("cargo".to_string(), Kind::Cargo));
         }
@@ -276,19 +277,11 @@ fn check_outputs(tools: &[Tool], root: &std::path::Path, scenario: Scenario, pro
 }
 
 /// Whether `exe` loads libLLVM at start-up or carries LLVM inside: a dynamically linked one names the shared
-/// library (`libLLVM-14.so.1`, `libLLVM.so.18.1`) in its dynamic string table; a static one has no such name.
+/// library (`libLLVM-14.so.1`, `libLLVM.so.18.1`) in its dynamic string table; a static one only has LLVM's own
+/// `libLLVM` strings.
 fn llvm_linkage(exe: &std::path::Path) -> String {
-    let names_shared_llvm = |bytes: &[u8]| {
-        bytes.windows(12).any(|w| {
-            w.starts_with(b"libLLVM") && {
-                let rest = &w[7..];
-                rest.starts_with(b".so")
-                    || (rest[0] == b'-'
-                        && rest[1..].iter().take_while(|b| b.is_ascii_digit()).count() > 0
-                        && rest.windows(3).any(|t| t == b".so"))
-            }
-        })
-    };
+    let names_shared_llvm =
+        |bytes: &[u8]| [&b"libLLVM-"[..], b"libLLVM.so"].iter().any(|n| bytes.windows(n.len()).any(|w| w == *n));
     match std::fs::read(exe) {
         Ok(bytes) if names_shared_llvm(&bytes) => "LLVM linked dynamically".to_string(),
         Ok(_) => "LLVM linked statically".to_string(),

@@ -7,6 +7,7 @@ use super::workload::{sync_files, Files};
 use crate::program::c::render_c_project;
 use crate::program::model::Program;
 use crate::program::rust::render_rust_crate;
+use lockstep_core::link::on_path;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -177,12 +178,7 @@ impl Tool {
     }
 }
 
-/// `name` if it is an executable on `PATH`.
-pub fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-}
-
-/// The first of `names` on `PATH`.
+/// The first of `names` that is an executable on `PATH`.
 pub fn first_on_path(names: &[&str]) -> Option<String> {
     names.iter().find(|n| on_path(n)).map(|n| n.to_string())
 }

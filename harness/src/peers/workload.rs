@@ -48,11 +48,8 @@ impl Workload {
                 let k = callers_of(&program, &p);
                 (p, k)
             })
-            // The most callers; the first such function in model order.
-            .fold(None, |best: Option<(ItemPath, usize)>, (p, k)| match best {
-                Some((_, bk)) if bk >= k => best,
-                _ => Some((p, k)),
-            })
+            // The most callers; the first such function in model order (`min_by_key` keeps the first).
+            .min_by_key(|(_, k)| std::cmp::Reverse(*k))
             .unwrap_or_else(|| (ItemPath::new(ROOT, "main"), 0));
         Workload { program, body_target, signature_target, callers, edits: 0 }
     }
