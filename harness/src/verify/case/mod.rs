@@ -140,7 +140,7 @@ pub enum Sabotage {
     WrongCTranslation,
     /// `schedule`: a byte of the schedule workspace's executable is flipped after its build.
     CorruptFuzzed,
-    /// `verify-cache`: two object entries of the main cache swap payloads (each re-encoded under the other's
+    /// `verify-cache`: the object entries of the main cache rotate payloads (each re-encoded under its new
     /// key, so its checksum holds), as a key missing an input would leave them.
     ForgeCacheEntries,
     /// `diagnostics`: a broken build is expected to name a module that does not exist.

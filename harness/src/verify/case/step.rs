@@ -507,8 +507,9 @@ fn flip_byte(path: &Path) {
     }
 }
 
-/// Swaps the payloads of the first two object entries of a cache, each re-encoded under the other's key
-/// so its checksum is valid (a sabotage): what a key that misses an input would leave behind.
+/// Rotates the payloads of every object entry of a cache, each re-encoded under its new key so its
+/// checksum is valid (a sabotage): what a key that misses an input would leave behind. Every entry is
+/// forged, not a chosen few, since which entries the next build reads depends on the keys' order.
 fn forge_object_entries(cache: &Path) {
     use lockstep_core::engine::cache::{decode_entry, encode_entry, Layer};
     let mut entries = Vec::new();
@@ -522,9 +523,9 @@ fn forge_object_entries(cache: &Path) {
             entries.push((path, key, payload));
         }
     }
-    if let [(a_path, a_key, a), (b_path, b_key, b), ..] = entries.as_slice() {
-        let _ = std::fs::write(a_path, encode_entry(Layer::Object, a_key, b));
-        let _ = std::fs::write(b_path, encode_entry(Layer::Object, b_key, a));
+    for (i, (path, key, _)) in entries.iter().enumerate() {
+        let (_, _, next) = &entries[(i + 1) % entries.len()];
+        let _ = std::fs::write(path, encode_entry(Layer::Object, key, next));
     }
 }
 
