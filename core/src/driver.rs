@@ -471,10 +471,11 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let workers = front_end_workers(options);
     let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project_with(dir, workers))
         .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
-    let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref());
     let output = options.output_path();
-    let inputs = inputs_fingerprint(options, &sources, &linker);
     let manifest_path = manifest_path(options, &output);
+    let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref())
+        .remembering_in(manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let inputs = inputs_fingerprint(options, &sources, &linker);
 
     // A no-op build reads and hashes the sources, reads the front of the
     // manifest, and stops.

@@ -18,6 +18,12 @@
 //! pick, with `--ld mold`). A body edit is mostly link time. `--ld NAME` (or `LOCKSTEP_LD`) chooses explicitly;
 //! `--ld default` keeps the driver's own. The choice is part of every key
 //! that covers linking, so switching linkers relinks.
+//!
+//! A build that has a work directory runs the linker straight, with the
+//! command line the driver resolved once ([`direct`]), and falls back to the
+//! driver when that is not possible.
+
+pub mod direct;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,6 +44,10 @@ pub struct Linker {
     pub program: PathBuf,
     /// The linker the driver runs (`-fuse-ld=NAME`); `None` for its own.
     pub ld: Option<String>,
+    /// Where the linker command the driver resolves to is remembered
+    /// between builds, so links skip the driver ([`direct`]); `None` links
+    /// through the driver every time.
+    pub remember_in: Option<PathBuf>,
 }
 
 /// A link that did not produce its output.
@@ -93,7 +103,13 @@ impl Linker {
             }
             None => None,
         };
-        Linker { program: chosen_driver.unwrap_or_else(|| PathBuf::from("cc")), ld }
+        Linker { program: chosen_driver.unwrap_or_else(|| PathBuf::from("cc")), ld, remember_in: None }
+    }
+
+    /// This linker, running the linker straight with the command its driver
+    /// resolves to, remembered in `dir` ([`direct`]).
+    pub fn remembering_in(self, dir: PathBuf) -> Linker {
+        Linker { remember_in: Some(dir), ..self }
     }
 
     /// What identifies this linker in keys: the driver and the linker it runs.
@@ -118,7 +134,20 @@ impl Linker {
     /// link, so it identifies the executable as well as the linker's own
     /// (a SHA-1 over the whole output, which costs a linker about a third
     /// of its time on a debug build) would, and costs nothing.
+    ///
+    /// With a directory to remember it in, the link runs the linker straight
+    /// ([`direct`]); if that fails, the driver links, and its report is the
+    /// one returned.
     pub fn link_executable(&self, inputs: &[PathBuf], output: &Path, build_id: &str) -> Result<(), LinkError> {
+        if let Some(dir) = &self.remember_in {
+            if let Some(command) = direct::command_for(self, dir) {
+                let (program, args) = command.instantiate(inputs, output, build_id);
+                if run(&program, args).is_ok() {
+                    return Ok(());
+                }
+                direct::forget(self, dir);
+            }
+        }
         let mut args = self.ld_args();
         args.extend([format!("-Wl,--build-id=0x{build_id}").into(), "-o".into(), output.into()]);
         args.extend(inputs.iter().map(OsString::from));
@@ -135,25 +164,25 @@ impl Linker {
     }
 
     fn run(&self, args: Vec<OsString>) -> Result<(), LinkError> {
-        let command = std::iter::once(self.program.as_os_str())
-            .chain(args.iter().map(|a| a.as_os_str()))
-            .map(quote)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let result = Command::new(&self.program).args(&args).env("LC_ALL", "C").output();
-        match result {
-            Err(e) => Err(LinkError {
-                command,
-                detail: format!("cannot run `{}`: {e}", self.program.display()),
-                status: None,
-            }),
-            Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(LinkError {
-                command,
-                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
-                status: out.status.code(),
-            }),
-        }
+        run(&self.program, args)
+    }
+}
+
+/// Runs `program` with `args` in the linker's fixed environment.
+fn run(program: &Path, args: Vec<OsString>) -> Result<(), LinkError> {
+    let command = std::iter::once(program.as_os_str())
+        .chain(args.iter().map(|a| a.as_os_str()))
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match Command::new(program).args(&args).env("LC_ALL", "C").output() {
+        Err(e) => Err(LinkError { command, detail: format!("cannot run `{}`: {e}", program.display()), status: None }),
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(LinkError {
+            command,
+            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: out.status.code(),
+        }),
     }
 }
 
