@@ -196,6 +196,7 @@ impl Stage {
 
     fn pipeline(self, opt: OptLevel) -> Option<&'static str> {
         match (opt, self) {
+            (OptLevel::Debug, Stage::Compile) => Some("function(mem2reg)"),
             (OptLevel::Debug, _) => None,
             (OptLevel::Release, Stage::Compile) => Some("default<O2>"),
             (OptLevel::Release, Stage::PreLink) => Some("lto-pre-link<O2>"),

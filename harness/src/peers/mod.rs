@@ -44,7 +44,7 @@ pub struct PeersArgs {
     #[arg(long, value_delimiter = ',')]
     pub tools: Vec<String>,
     /// The linker every tool uses (`-fuse-ld=NAME`), or `default` for the C driver's own [default: the
-    /// one lockstep picks: the first of mold, lld and gold installed].
+    /// one lockstep picks: the first of gold, lld and mold installed].
     #[arg(long, value_name = "NAME")]
     pub ld: Option<String>,
     /// The lockstep executable to measure [default: this one].

@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn text_forms_round_trip_exactly() {
         for text in [
-            "debug cgu=partition:16 j=2",
+            "debug cgu=partition:8 j=2",
             "release lto cgu=module j=1",
             "debug cgu=function j=8",
             "release cgu=partition:3 j=1",
@@ -194,15 +194,15 @@ mod tests {
             assert_eq!(config.to_string(), text);
             assert_eq!(config.to_string().parse::<BuildConfig>(), Ok(config));
         }
-        assert_eq!(BuildConfig::default().to_string(), "debug cgu=partition:16 j=2");
+        assert_eq!(BuildConfig::default().to_string(), "debug cgu=partition:8 j=2");
     }
 
     #[test]
     fn hand_written_forms_are_read_with_defaults_and_bad_ones_rejected() {
         let cases: &[(&str, Result<&str, &str>)] = &[
-            ("release", Ok("release cgu=partition:16 j=2")),
-            ("debug j=4 lto", Ok("debug lto cgu=partition:16 j=4")),
-            ("  debug   cgu=partition  ", Ok("debug cgu=partition:16 j=2")),
+            ("release", Ok("release cgu=partition:8 j=2")),
+            ("debug j=4 lto", Ok("debug lto cgu=partition:8 j=4")),
+            ("  debug   cgu=partition  ", Ok("debug cgu=partition:8 j=2")),
             ("", Err("empty")),
             ("fast", Err("expected `debug` or `release`")),
             ("debug j=0", Err("at least 1 worker")),

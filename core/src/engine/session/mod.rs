@@ -47,10 +47,13 @@ pub trait BackendFactory: Sync {
 ///
 /// Measured on the 50 modules × 40 functions bench workload (2 cores,
 /// debug; `benches/benches/pipeline.rs`, figures in README.md): module
-/// units and 16-function partitions cost the same clean build, but a body
-/// edit regenerates a sixteenth of a module's code instead of all of it,
-/// so partitions are the default. Per-function units make edits cheapest
-/// and clean builds about four times dearer.
+/// units and partitions cost the same clean build, but a body edit
+/// regenerates a fraction of a module's code instead of all of it, so
+/// partitions are the default. Their size is 8 functions: against 16, an
+/// edit's codegen took 12-15 ms instead of 18 (debug) and 52-63 ms instead
+/// of 94-96 (release), with clean builds equal within noise (three paired
+/// runs each). Per-function units make edits cheapest and clean builds
+/// about four times dearer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CguMode {
     /// One object per module.
@@ -72,7 +75,7 @@ impl Default for CguMode {
 
 impl CguMode {
     /// Functions per unit of `--cgu partition` unless told otherwise.
-    pub const DEFAULT_PARTITION_SIZE: u32 = 16;
+    pub const DEFAULT_PARTITION_SIZE: u32 = 8;
 
     /// Parses `module`, `function`, `partition` or `partition:SIZE`.
     pub fn parse(text: &str) -> Option<CguMode> {
