@@ -361,9 +361,7 @@ impl LksFrontEnd {
                     sources,
                     modules: vec![lks::modules::ParsedModule { name: name.clone(), file, ast }],
                 };
-                let others =
-                    self.interfaces.iter().filter(|(n, _)| *n != name).map(|(n, i)| (n.clone(), i.clone())).collect();
-                lks::incremental::check_alone(&project, &others, &self.graph).map(|(module, _)| module)
+                lks::incremental::check_alone(&project, &self.interfaces, &self.graph).map(|(module, _)| module)
             })
             .as_ref()
     }

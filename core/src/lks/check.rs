@@ -152,17 +152,19 @@ fn binop(op: BinaryOp) -> Option<BinOp> {
 
 /// Checks a parsed project. Returns every diagnostic if anything is wrong.
 pub fn check_project(project: &ParsedProject, graph: &ModuleGraph) -> Result<CheckedProgram, Vec<Diagnostic>> {
-    check_with_interfaces(project, &BTreeMap::new(), graph, true)
+    check_with_interfaces(project, std::iter::empty(), graph, true)
 }
 
 /// Checks the parsed modules of `project`; every other module of the
 /// program is `known` only by its interface (it is unchanged, and so are
 /// the interfaces it depends on). The typed functions produced are the
-/// same as a check of the whole program would produce.
-pub fn check_with_interfaces(
-    project: &ParsedProject,
-    known: &BTreeMap<String, ModuleInterface>,
-    graph: &ModuleGraph,
+/// same as a check of the whole program would produce. A module sees the
+/// rest of the program only through its imports, so `known` need hold no
+/// more than the checked modules' imports.
+pub fn check_with_interfaces<'a>(
+    project: &'a ParsedProject,
+    known: impl IntoIterator<Item = (&'a String, &'a ModuleInterface)>,
+    graph: &'a ModuleGraph,
     with_entry: bool,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
     let mut cx = ProgramContext {
@@ -258,7 +260,7 @@ impl<'a> ProgramContext<'a> {
     }
 
     /// Makes the items of unchanged modules visible through their interfaces.
-    fn add_known(&mut self, known: &'a BTreeMap<String, ModuleInterface>) {
+    fn add_known(&mut self, known: impl IntoIterator<Item = (&'a String, &'a ModuleInterface)>) {
         for (module, interface) in known {
             let mut items = BTreeMap::new();
             for (name, item) in &interface.items {

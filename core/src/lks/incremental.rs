@@ -128,13 +128,18 @@ fn levels(graph: &ModuleGraph) -> Vec<Vec<String>> {
     levels
 }
 
-/// Checks one parsed module against the interfaces of the others.
+/// Checks one parsed module against the interfaces of its imports (which
+/// `interfaces` must hold; other entries are not looked at, so checking a
+/// module costs the same however large the program is).
 pub fn check_alone(
     parsed: &ParsedProject,
     interfaces: &BTreeMap<String, ModuleInterface>,
     graph: &ModuleGraph,
 ) -> Option<(CheckedModule, ModuleInterface)> {
-    let mut program = check_with_interfaces(parsed, interfaces, graph, false).ok()?;
+    let name = &parsed.modules.first()?.name;
+    let imports = graph.imports.get(name)?;
+    let known = interfaces.iter().filter(|(module, _)| imports.contains(*module));
+    let mut program = check_with_interfaces(parsed, known, graph, false).ok()?;
     let module = program.modules.pop()?;
     let interface = program.interfaces.remove(&module.name)?;
     Some((module, interface))
