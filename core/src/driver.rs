@@ -14,7 +14,7 @@ use crate::engine::cache::{ArtifactCache, Layer, Lookup};
 use crate::engine::config::{ArtifactKind, CodegenConfig, OptLevel};
 use crate::engine::gc::{self, WorkDirLock};
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
-use crate::engine::manifest::Manifest;
+use crate::engine::manifest::{FileStamp, Manifest, UpToDate};
 use crate::engine::remote::{RemoteConfig, RemoteTier};
 use crate::engine::report::{BuildReport, Failure};
 use crate::engine::session::{self, Backend, BackendFactory, CguMode, SessionOptions};
@@ -429,14 +429,45 @@ pub fn module_unit(
 
 /// The fingerprint of everything a build reads: every source file and
 /// every option that can change an output byte.
-fn inputs_fingerprint(options: &BuildOptions, sources: &lks::modules::ProjectSources, linker: &Linker) -> ContentHash {
-    let mut h = StableHasher::new("lockstep.inputs");
+/// Fingerprint of every build input but the sources: the compiler, the
+/// backend, the options, the linker.
+fn config_fingerprint(options: &BuildOptions, linker: &Linker) -> ContentHash {
+    let mut h = StableHasher::new("lockstep.config");
     h.str(compiler_fingerprint()).str(&llvm::backend_version()).serialized(&options.codegen_config());
     h.str(&options.cgu.describe()).bytes(&linker.identity());
+    h.finish()
+}
+
+/// Fingerprint of every input: the configuration and each source's text.
+fn inputs_fingerprint(config: &ContentHash, sources: &lks::modules::ProjectSources) -> ContentHash {
+    let mut h = StableHasher::new("lockstep.inputs");
+    h.hash(config);
     for file in &sources.files {
         h.str(&file.module).hash(&file.hash);
     }
     h.finish()
+}
+
+/// Fingerprint of the configuration and each source's stamp.
+fn stamps_fingerprint(config: &ContentHash, stamps: &[(String, FileStamp)]) -> ContentHash {
+    let mut h = StableHasher::new("lockstep.input-stamps");
+    h.hash(config).serialized(&stamps);
+    h.finish()
+}
+
+/// The report of a build that found its output up to date.
+fn up_to_date_report(options: &BuildOptions, front: &UpToDate, output: &Path) -> BuildReport {
+    let hits = front.function_count;
+    BuildReport {
+        status: "ok",
+        functions: hits,
+        ir: crate::engine::report::HitMiss { hits, misses: 0 },
+        objects: crate::engine::report::HitMiss { hits: front.unit_count, misses: 0 },
+        output: std::path::absolute(output).ok().map(|p| p.display().to_string()),
+        up_to_date: true,
+        cgu: options.cgu.name(),
+        ..BuildReport::default()
+    }
 }
 
 /// Where the state of builds writing `output` with this configuration is
@@ -467,35 +498,42 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let dir = &options.project_dir;
     // Reading, parsing and checking share the codegen workers' count, worked out once.
     let workers = front_end_workers(options);
-    let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project_with(dir, workers))
-        .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
     let output = options.output_path();
     let manifest_path = manifest_path(options, &output);
     let linker = Linker::choose(options.linker.as_deref(), options.ld.as_deref())
         .remembering_in(manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let inputs = inputs_fingerprint(options, &sources, &linker);
+    let config = config_fingerprint(options, &linker);
 
-    // A no-op build reads and hashes the sources, reads the front of the
-    // manifest, and stops.
+    // A no-op build reads the front of the manifest and a `stat` of each
+    // source; if a stamp changed (or could not be trusted), it reads and
+    // hashes the sources, and stops if their texts are the same.
     let may_shortcut = options.links()
         && !options.verify_cache
         && options.faults.is_empty()
         && options.explain.is_none()
         && options.scheduling == Scheduling::Threads;
-    if let Some(front) = Manifest::up_to_date(&manifest_path).filter(|m| may_shortcut && m.inputs == inputs) {
-        if front.output_intact(&output) {
-            let hits = front.function_count;
-            return Ok(BuildReport {
-                status: "ok",
-                functions: hits,
-                ir: crate::engine::report::HitMiss { hits, misses: 0 },
-                objects: crate::engine::report::HitMiss { hits: front.unit_count, misses: 0 },
-                output: std::path::absolute(&output).ok().map(|p| p.display().to_string()),
-                up_to_date: true,
-                cgu: options.cgu.name(),
-                ..BuildReport::default()
-            });
+    let front = Manifest::up_to_date(&manifest_path).filter(|f| may_shortcut && f.output_intact(&output));
+    if let Some(front) = front.filter(|f| f.input_stamps.is_some()) {
+        let stamps = lks::modules::current_stamps(dir).map(|s| stamps_fingerprint(&config, &s));
+        if stamps == front.input_stamps {
+            return Ok(up_to_date_report(options, &front, &output));
         }
+    }
+    let sources = traced(trace, Category::Phase, Lane::Main, "read", || lks::modules::read_project_with(dir, workers))
+        .map_err(|e| BuildError::Frontend(FrontendError::Load(e)))?;
+    let inputs = inputs_fingerprint(&config, &sources);
+    let input_stamps =
+        sources.stamps.as_ref().and_then(|s| s.settled()).map(|stamps| stamps_fingerprint(&config, stamps));
+    if let Some(front) = front.filter(|f| f.inputs == inputs) {
+        if front.input_stamps != input_stamps {
+            // Same texts, new stamps (a `touch`, a checkout): remember the
+            // stamps so the next no-op is a `stat` again.
+            if let Some(mut manifest) = Manifest::load(&manifest_path).filter(|m| m.inputs == inputs) {
+                manifest.input_stamps = input_stamps;
+                let _ = manifest.save(&manifest_path);
+            }
+        }
+        return Ok(up_to_date_report(options, &front, &output));
     }
     let previous = Manifest::load(&manifest_path);
 
@@ -559,6 +597,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         output,
         manifest_path,
         inputs,
+        input_stamps,
         explain: options.explain.clone(),
         trace: options.trace.clone(),
     };

@@ -37,7 +37,7 @@ impl FrontEnd for SameKeyForever {
 
 fn program(result: i64) -> SameKeyForever {
     let text = format!("fn answer() -> i64 {{ return {result}; }}\nfn main() -> i64 {{ return answer(); }}\n");
-    let sources = ProjectSources { files: vec![SourceFile::new("main", "main.lks", text)] };
+    let sources = ProjectSources { files: vec![SourceFile::new("main", "main.lks", text)], stamps: None };
     let checked = lks::check_sources(Path::new("."), &sources, DiagnosticStyle::Short).expect("a valid program");
     SameKeyForever(LksFrontEnd::new(checked))
 }
@@ -60,6 +60,7 @@ fn build(dir: &Path, frontend: &SameKeyForever, verify_cache: bool) -> SessionRe
         output: dir.join("program"),
         manifest_path,
         inputs: ContentHash::default(),
+        input_stamps: None,
         explain: None,
         trace: None,
     };

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Bump when the manifest's shape changes; other versions are ignored.
-const MANIFEST_VERSION: u32 = 11;
+const MANIFEST_VERSION: u32 = 12;
 
 /// How many Layer 1 packs per unit the manifest remembers.
 pub const PACK_HISTORY: usize = 8;
@@ -58,6 +58,10 @@ pub struct Manifest {
     pub version: u32,
     /// Hash of every source file and every build option.
     pub inputs: ContentHash,
+    /// Hash of every build option and every source file's stamp as it was
+    /// read, when all the stamps could be trusted (`SourceStamps::settled`):
+    /// what a no-op compares with a `stat` of each file.
+    pub input_stamps: Option<ContentHash>,
     /// Every function (`module::name`) with its record, sorted by name.
     pub functions: Vec<(String, FunctionRecord)>,
     /// Every global (`module::name`) with its type, sorted by name.
@@ -156,6 +160,7 @@ impl Manifest {
         let header = UpToDate {
             version: self.version,
             inputs: self.inputs,
+            input_stamps: self.input_stamps,
             output: self.output,
             function_count: self.function_count,
             unit_count: self.unit_count,
@@ -184,6 +189,7 @@ impl Manifest {
 pub struct UpToDate {
     pub version: u32,
     pub inputs: ContentHash,
+    pub input_stamps: Option<ContentHash>,
     pub output: FileStamp,
     pub function_count: usize,
     pub unit_count: usize,
@@ -243,7 +249,7 @@ impl FileStamp {
     }
 
     #[cfg(unix)]
-    fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+    pub(crate) fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
         use std::os::unix::fs::MetadataExt;
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         FileStamp {
@@ -255,7 +261,7 @@ impl FileStamp {
     }
 
     #[cfg(not(unix))]
-    fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+    pub(crate) fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
         let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
         FileStamp {
             len: meta.len(),

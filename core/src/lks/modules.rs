@@ -6,6 +6,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::hash::ContentHash;
+use crate::engine::manifest::FileStamp;
 use crate::lks::ast;
 use crate::lks::ast::is_keyword;
 use crate::lks::parser::parse_module;
@@ -40,6 +41,42 @@ impl ParsedProject {
 pub struct ProjectSources {
     /// `(module name, display path, text)` in module-name order.
     pub files: Vec<SourceFile>,
+    /// How the files looked on disk when they were read; `None` for
+    /// sources that never were files.
+    pub stamps: Option<SourceStamps>,
+}
+
+/// Each source file's stamp as it was read, and the clock just before the
+/// reading began: what lets the next build see the sources are unchanged
+/// with a `stat` per file instead of reading and hashing them (make's way,
+/// with git's guard against "racy" stamps, [`SourceStamps::settled`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceStamps {
+    /// `(module name, stamp)` in module-name order.
+    pub files: Vec<(String, FileStamp)>,
+    /// The wall clock before the first file was opened, in nanoseconds
+    /// since the Unix epoch. Metadata: it never reaches a key or an output.
+    pub read_at_ns: i128,
+}
+
+impl SourceStamps {
+    /// How long before the reading a file must have last changed for its
+    /// stamp to be trusted: far more than a file system timestamp's
+    /// granularity (a clock tick, 1-10 ms).
+    pub const SETTLE_NS: i128 = 50_000_000;
+
+    /// The stamps, if every file had last changed well before it was read.
+    /// A file written again later then shows another modification or
+    /// status-change time, however coarse the file system's clock; a file
+    /// written in the same tick as it was read might not, so a recent one
+    /// keeps the sources from being judged by stamps at all.
+    pub fn settled(&self) -> Option<&[(String, FileStamp)]> {
+        let before = self.read_at_ns - SourceStamps::SETTLE_NS;
+        self.files
+            .iter()
+            .all(|(_, stamp)| stamp.modified_ns < before && stamp.changed_ns < before)
+            .then_some(self.files.as_slice())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,6 +158,40 @@ pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
 /// [`read_project`] with reading and hashing spread over up to `workers`
 /// threads: a no-op build of 3 MB of sources is mostly this.
 pub fn read_project_with(dir: &Path, workers: usize) -> Result<ProjectSources, LoadError> {
+    let read_at = lockstep_scheduler::clock::file_time_now();
+    let paths = source_paths(dir)?;
+    let read = crate::exec::parallel_map(paths, workers, |(stem, path)| {
+        let io = |error| LoadError { path: path.clone(), error };
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let stamp = file.metadata().ok().map(|m| FileStamp::from_metadata(&m));
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io)?;
+        Ok((SourceFile::from_bytes(&stem, path.display().to_string(), bytes), stamp))
+    });
+    let mut read = read.into_iter().collect::<Result<Vec<_>, LoadError>>()?;
+    read.sort_by(|a, b| a.0.module.cmp(&b.0.module));
+    let stamps = read
+        .iter()
+        .map(|(file, stamp)| Some((file.module.clone(), (*stamp)?)))
+        .collect::<Option<Vec<_>>>()
+        .map(|files| SourceStamps { files, read_at_ns: nanos_since_epoch(read_at) });
+    Ok(ProjectSources { files: read.into_iter().map(|(file, _)| file).collect(), stamps })
+}
+
+/// Each source file's stamp now, in module-name order, found exactly as
+/// [`read_project_with`] finds the files; `None` if any cannot be had.
+pub fn current_stamps(dir: &Path) -> Option<Vec<(String, FileStamp)>> {
+    let mut stamps: Vec<(String, FileStamp)> = source_paths(dir)
+        .ok()?
+        .into_iter()
+        .map(|(stem, path)| Some((stem, FileStamp::of(&path)?)))
+        .collect::<Option<_>>()?;
+    stamps.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(stamps)
+}
+
+/// The `*.lks` files directly inside `dir`: module name and path.
+fn source_paths(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|error| LoadError { path: dir.to_path_buf(), error })?;
     let mut paths = Vec::new();
     for entry in entries {
@@ -132,13 +203,14 @@ pub fn read_project_with(dir: &Path, workers: usize) -> Result<ProjectSources, L
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
         paths.push((stem, path));
     }
-    let read = crate::exec::parallel_map(paths, workers, |(stem, path)| {
-        let bytes = std::fs::read(&path).map_err(|error| LoadError { path: path.clone(), error })?;
-        Ok(SourceFile::from_bytes(&stem, path.display().to_string(), bytes))
-    });
-    let mut files = read.into_iter().collect::<Result<Vec<_>, LoadError>>()?;
-    files.sort_by(|a, b| a.module.cmp(&b.module));
-    Ok(ProjectSources { files })
+    Ok(paths)
+}
+
+fn nanos_since_epoch(time: lockstep_scheduler::clock::FileTime) -> i128 {
+    match time.duration_since(lockstep_scheduler::clock::EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    }
 }
 
 /// Whether `name` can name a module: an identifier that is not a keyword.

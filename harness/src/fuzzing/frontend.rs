@@ -26,7 +26,7 @@ pub fn check_frontend(data: &[u8]) {
         .map(|(bytes, name)| SourceFile::from_bytes(name, format!("{name}.lks"), bytes.to_vec()))
         .collect();
     files.sort_by(|a, b| a.module.cmp(&b.module));
-    let project = ProjectSources { files };
+    let project = ProjectSources { files, stamps: None };
     let checked = match lks::check_sources(Path::new("fuzz"), &project, DiagnosticStyle::Short) {
         Ok(checked) => checked,
         Err(FrontendError::Diagnostics { rendered, count }) => return check_diagnostics(&project, &rendered, count),

@@ -116,7 +116,7 @@ pub fn sources(files: &[(String, String)]) -> ProjectSources {
         .map(|(module, text)| SourceFile::new(module.clone(), format!("{module}.lks"), text.clone()))
         .collect();
     files.sort_by(|a, b| a.module.cmp(&b.module));
-    ProjectSources { files }
+    ProjectSources { files, stamps: None }
 }
 
 fn frontend(files: &[(String, String)]) -> Option<LksFrontEnd> {

@@ -83,7 +83,7 @@ pub fn import_sources(files: &[(String, String)]) -> Result<Program, ImportError
         let name = &pair[0].module;
         return Err(ImportError::Read(format!("{name}.lks: error: module `{name}` is given more than once")));
     }
-    import(Path::new(""), &ProjectSources { files: list })
+    import(Path::new(""), &ProjectSources { files: list, stamps: None })
 }
 
 /// The phases of an import: check, parse, collect declarations, convert each module, order the modules.

@@ -38,7 +38,7 @@ fn interpret(files: &[(String, String)]) -> Result<Run, String> {
     let mut list: Vec<SourceFile> =
         files.iter().map(|(n, t)| SourceFile::new(n.as_str(), format!("{n}.lks"), t.as_str())).collect();
     list.sort_by(|a, b| a.module.cmp(&b.module));
-    let sources = ProjectSources { files: list };
+    let sources = ProjectSources { files: list, stamps: None };
     let checked = lks::check_sources(Path::new(""), &sources, DiagnosticStyle::Short).map_err(|e| e.to_string())?;
     // Deep enough for `lang/run/recursion.test`, as in `lang.rs`.
     let limits = interp::Limits { max_call_depth: 1_000_000, ..interp::Limits::default() };

@@ -12,6 +12,7 @@ mod fuzzing;
 mod import;
 mod incremental;
 mod lang;
+mod no_op;
 mod oracles;
 mod parallel;
 mod peers;

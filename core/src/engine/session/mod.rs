@@ -131,6 +131,9 @@ pub struct SessionOptions {
     /// Fingerprint of every input (sources and options), for the next
     /// build's up-to-date check.
     pub inputs: ContentHash,
+    /// The same with the sources' stamps for their texts, when the stamps
+    /// can be trusted: the next build's up-to-date check by `stat`.
+    pub input_stamps: Option<ContentHash>,
     pub explain: Option<String>,
     /// Records phases, units, link steps and cache operations (`--timings`, `--trace`).
     pub trace: Option<Arc<Trace>>,
@@ -495,6 +498,7 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
 
     // Record what the next build needs.
     manifest.inputs = options.inputs;
+    manifest.input_stamps = options.input_stamps;
     manifest.module_keys = module_keys;
     manifest.ir_packs = built.ir_packs;
     manifest.units = built.records;
