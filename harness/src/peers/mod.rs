@@ -190,7 +190,8 @@ fn choose_tools(requested: &[String], lockstep: &std::path::Path) -> Result<Vec<
 }
 
 /// Times `scenario` for every tool: `runs` interleaved rounds (each round applies its edit once, writes it to
-/// every tool's directory, then builds with each tool in turn). A clean round times lockstep twice, with
+/// every tool's directory, then builds with each tool in turn, starting one tool further on than the round
+/// before). A clean round times lockstep twice, with
 /// `-jN` and then with `-j1`, so the two builds of each pair see the same machine.
 fn measure(
     scenario: Scenario,
@@ -204,14 +205,18 @@ fn measure(
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); tools.len()];
     let mut one_job: Vec<Vec<Duration>> = vec![Vec::new(); tools.len()];
     let mut behind = vec![false; tools.len()];
-    for _round in 0..runs {
+    for round in 0..runs {
         match scenario {
             Scenario::BodyEdit => drop(workload.edit_body()?),
             Scenario::SignatureEdit => drop(workload.edit_signature()?),
             Scenario::CommentEdit => drop(workload.edit_comment()?),
             Scenario::Clean | Scenario::CleanOneJob | Scenario::NoOp => {}
         }
-        for (i, tool) in tools.iter_mut().enumerate() {
+        // Each round starts with the next tool, so no tool always follows the same one (a cargo build
+        // leaves the machine slower for a moment than a make build does).
+        let count = tools.len();
+        for i in (0..count).map(|k| (round + k) % count) {
+            let tool = &mut tools[i];
             tool.write(&workload.program)?;
             let slow = (times[i].len() >= MIN_RUNS_WHEN_SLOW && report::median(&times[i]) > SLOW)
                 || times[i].first().is_some_and(|t| *t > VERY_SLOW);
@@ -280,11 +285,65 @@ fn check_outputs(tools: &[Tool], root: &std::path::Path, scenario: Scenario, pro
 /// library (`libLLVM-14.so.1`, `libLLVM.so.18.1`) in its dynamic string table; a static one only has LLVM's own
 /// `libLLVM` strings.
 fn llvm_linkage(exe: &std::path::Path) -> String {
-    let names_shared_llvm =
-        |bytes: &[u8]| [&b"libLLVM-"[..], b"libLLVM.so"].iter().any(|n| bytes.windows(n.len()).any(|w| w == *n));
     match std::fs::read(exe) {
-        Ok(bytes) if names_shared_llvm(&bytes) => "LLVM linked dynamically".to_string(),
-        Ok(_) => "LLVM linked statically".to_string(),
+        Ok(bytes) => match needed_libraries(&bytes) {
+            Some(needed) if needed.iter().any(|n| n.starts_with("libLLVM")) => "LLVM linked dynamically".to_string(),
+            Some(_) => "LLVM linked statically".to_string(),
+            None => "LLVM linkage unknown (not a 64-bit little-endian ELF file)".to_string(),
+        },
         Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+/// The shared libraries a 64-bit little-endian ELF executable names
+/// (`DT_NEEDED`): what its dynamic section asks the loader for. A search
+/// of the whole file for a library's name is not enough: LLVM's own code
+/// holds the string `libLLVM-` when it is linked in statically.
+fn needed_libraries(elf: &[u8]) -> Option<Vec<String>> {
+    let u16_at = |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(elf.get(at..at + 8)?.try_into().ok()?));
+    if elf.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let (table, entry, count) = (u64_at(0x28)? as usize, u16_at(0x3a)? as usize, u16_at(0x3c)? as usize);
+    let section = |i: usize| table.checked_add(i.checked_mul(entry)?);
+    let mut needed = Vec::new();
+    for i in 0..count {
+        let header = section(i)?;
+        if u32_at(header + 4)? != 6 {
+            continue; // not SHT_DYNAMIC
+        }
+        let (offset, size) = (u64_at(header + 24)? as usize, u64_at(header + 32)? as usize);
+        let strings = u64_at(section(u32_at(header + 40)? as usize)? + 24)? as usize;
+        for dyn_entry in (offset..offset.checked_add(size)?).step_by(16) {
+            match u64_at(dyn_entry)? {
+                0 => break, // DT_NULL
+                1 => {
+                    let name = strings.checked_add(u64_at(dyn_entry + 8)? as usize)?;
+                    let tail = elf.get(name..)?;
+                    let len = tail.iter().position(|&b| b == 0)?;
+                    needed.push(String::from_utf8_lossy(&tail[..len]).into_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(needed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_needed_libraries_come_from_the_dynamic_section_not_from_any_string() {
+        let this = std::fs::read(std::env::current_exe().expect("this test")).expect("read this test");
+        let needed = needed_libraries(&this).expect("this test is an ELF file");
+        assert!(needed.iter().any(|n| n.starts_with("libc.so")), "{needed:?}");
+        let mut fake = b"\x7fELF\x02\x01".to_vec();
+        fake.extend_from_slice(b"libLLVM-14.so.1");
+        assert_eq!(needed_libraries(&fake), None, "a truncated header is not an ELF file");
+        assert_eq!(needed_libraries(b"libLLVM-14.so.1 in a text file"), None);
     }
 }
