@@ -126,18 +126,7 @@ fn opt_switch(c: &mut Criterion) {
         })
     });
     group.bench_function("release_clean", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                w.forget("opt-clean");
-                let mut o = w.options("opt-clean");
-                o.opt = OptLevel::Release;
-                let start = Instant::now();
-                build(&o);
-                total += start.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| w.time_clean_build("opt-clean", |o| o.opt = OptLevel::Release)).sum())
     });
     group.finish();
 }

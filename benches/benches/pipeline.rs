@@ -55,18 +55,7 @@ fn clean_builds(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     for cgu in [CguMode::default(), CguMode::Module, CguMode::Function] {
         group.bench_function(cgu_name(cgu), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    w.forget("clean");
-                    let mut o = w.options("clean");
-                    o.cgu = cgu;
-                    let start = Instant::now();
-                    build(&o);
-                    total += start.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| (0..iters).map(|_| w.time_clean_build("clean", |o| o.cgu = cgu)).sum())
         });
     }
     group.finish();
@@ -108,18 +97,7 @@ fn jobs(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     for jobs in [1, 2] {
         group.bench_function(format!("{jobs}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    w.forget("jobs");
-                    let mut o = w.options("jobs");
-                    o.jobs = Some(jobs);
-                    let start = Instant::now();
-                    build(&o);
-                    total += start.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| (0..iters).map(|_| w.time_clean_build("jobs", |o| o.jobs = Some(jobs))).sum())
         });
     }
     group.finish();
@@ -186,12 +164,7 @@ fn ratios() {
     // `-j2` and `-j1` builds alternate, so both see the same spells of the
     // machine (timed in two blocks, the ratio moved with the drift between
     // them: 0.50, 0.66 and 0.71 in three sessions).
-    let clean_at = |jobs: usize| {
-        w.forget("jobs");
-        let mut o = w.options("jobs");
-        o.jobs = Some(jobs);
-        time(&mut || drop(build(&o)))
-    };
+    let clean_at = |jobs: usize| w.time_clean_build("jobs", |o| o.jobs = Some(jobs));
     let (mut j1s, mut j2s) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         j2s.push(clean_at(2));
@@ -236,11 +209,7 @@ fn traced_clean_build(w: &Workload) -> (Duration, usize) {
 fn trace_overhead(w: &Workload, runs: usize) {
     let (mut plain, mut traced, mut page) = (Vec::new(), Vec::new(), 0);
     for _ in 0..runs {
-        w.forget("plain");
-        let o = w.options("plain");
-        let start = Instant::now();
-        build(&o);
-        plain.push(start.elapsed());
+        plain.push(w.time_clean_build("plain", |_| {}));
         let (elapsed, bytes) = traced_clean_build(w);
         traced.push(elapsed);
         page = bytes;

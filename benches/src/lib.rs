@@ -78,6 +78,17 @@ impl Workload {
         o
     }
 
+    /// The wall time of a clean build of state `tag`, its options changed by
+    /// `configure` first.
+    pub fn time_clean_build(&self, tag: &str, configure: impl Fn(&mut BuildOptions)) -> Duration {
+        self.forget(tag);
+        let mut o = self.options(tag);
+        configure(&mut o);
+        let start = Instant::now();
+        build(&o);
+        start.elapsed()
+    }
+
     /// Removes the cache of `tag`, so its next build is clean.
     pub fn forget(&self, tag: &str) {
         let _ = std::fs::remove_dir_all(self.dir.path().join(format!("cache-{tag}")));

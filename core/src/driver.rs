@@ -427,10 +427,8 @@ pub fn module_unit(
     CodegenUnit { name: module.name.clone(), globals: module.globals.clone(), functions }
 }
 
-/// The fingerprint of everything a build reads: every source file and
-/// every option that can change an output byte.
 /// Fingerprint of every build input but the sources: the compiler, the
-/// backend, the options, the linker.
+/// backend, every option that can change an output byte, the linker.
 fn config_fingerprint(options: &BuildOptions, linker: &Linker) -> ContentHash {
     let mut h = StableHasher::new("lockstep.config");
     h.str(compiler_fingerprint()).str(&llvm::backend_version()).serialized(&options.codegen_config());
@@ -438,7 +436,8 @@ fn config_fingerprint(options: &BuildOptions, linker: &Linker) -> ContentHash {
     h.finish()
 }
 
-/// Fingerprint of every input: the configuration and each source's text.
+/// Fingerprint of everything a build reads: the configuration and each
+/// source's text.
 fn inputs_fingerprint(config: &ContentHash, sources: &lks::modules::ProjectSources) -> ContentHash {
     let mut h = StableHasher::new("lockstep.inputs");
     h.hash(config);
@@ -512,7 +511,8 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         && options.faults.is_empty()
         && options.explain.is_none()
         && options.scheduling == Scheduling::Threads;
-    let front = Manifest::up_to_date(&manifest_path).filter(|f| may_shortcut && f.output_intact(&output));
+    let front =
+        may_shortcut.then(|| Manifest::up_to_date(&manifest_path)).flatten().filter(|f| f.output_intact(&output));
     if let Some(front) = front.filter(|f| f.input_stamps.is_some()) {
         let stamps = lks::modules::current_stamps(dir).map(|s| stamps_fingerprint(&config, &s));
         if stamps == front.input_stamps {

@@ -20,7 +20,7 @@
 //! leaves the link to the driver, and a direct link that fails is retried
 //! through the driver, whose report is the one the user sees.
 
-use super::{on_path, Linker};
+use super::{find_on_path, Linker};
 use crate::engine::hash::StableHasher;
 use crate::engine::manifest::FileStamp;
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,7 @@ const BUILD_ID_MARK: &str = "0x10c4573e9000000000000000000000000000000c";
 
 /// Environment variables the driver (or `collect2`) reads to find its
 /// programs, start files and libraries: part of a resolution's key.
-const DRIVER_ENVIRONMENT: [&str; 6] =
-    ["PATH", "COMPILER_PATH", "LIBRARY_PATH", "GCC_EXEC_PREFIX", "LD_RUN_PATH", "LOCKSTEP_CC"];
+const DRIVER_ENVIRONMENT: [&str; 5] = ["PATH", "COMPILER_PATH", "LIBRARY_PATH", "GCC_EXEC_PREFIX", "LD_RUN_PATH"];
 
 /// Set to `0` to link through the driver every time.
 pub const DIRECT_ENV: &str = "LOCKSTEP_LINK_DIRECT";
@@ -71,8 +70,7 @@ pub fn command_for(linker: &Linker, dir: &Path) -> Option<LinkerCommand> {
     if std::env::var_os(DIRECT_ENV).is_some_and(|v| v == "0") {
         return None;
     }
-    let key = resolution_key(linker)?;
-    let path = dir.join(format!("linker-{}.json", key.short()));
+    let path = resolution_path(linker, dir)?;
     if let Some(command) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()) {
         return Some(command);
     }
@@ -86,14 +84,15 @@ pub fn command_for(linker: &Linker, dir: &Path) -> Option<LinkerCommand> {
 
 /// Forgets the command remembered for `linker` (after it failed).
 pub fn forget(linker: &Linker, dir: &Path) {
-    if let Some(key) = resolution_key(linker) {
-        let _ = std::fs::remove_file(dir.join(format!("linker-{}.json", key.short())));
+    if let Some(path) = resolution_path(linker, dir) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
-/// What a resolution depends on: the driver's file (found on `PATH`, links
+/// Where `linker`'s command is remembered in `dir`: a file named by what
+/// a resolution depends on, the driver's file (found on `PATH`, links
 /// followed), the linker asked for, and the environment the driver reads.
-fn resolution_key(linker: &Linker) -> Option<crate::engine::hash::ContentHash> {
+fn resolution_path(linker: &Linker, dir: &Path) -> Option<PathBuf> {
     let driver = find_program(&linker.program)?;
     let real = std::fs::canonicalize(&driver).ok()?;
     let stamp = FileStamp::of(&real)?;
@@ -103,7 +102,7 @@ fn resolution_key(linker: &Linker) -> Option<crate::engine::hash::ContentHash> {
     for var in DRIVER_ENVIRONMENT {
         key.str(var).bytes(std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
     }
-    Some(key.finish())
+    Some(dir.join(format!("linker-{}.json", key.finish().short())))
 }
 
 /// `program` itself if it names a path, else the first match on `PATH`.
@@ -111,12 +110,7 @@ fn find_program(program: &Path) -> Option<PathBuf> {
     if program.components().count() > 1 {
         return program.is_file().then(|| program.to_path_buf());
     }
-    let name = program.to_str()?;
-    if !on_path(name) {
-        return None;
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    find_on_path(program.to_str()?)
 }
 
 /// Asks the driver what it would run, and turns that into a command.

@@ -188,11 +188,15 @@ fn run(program: &Path, args: Vec<OsString>) -> Result<(), LinkError> {
 
 /// Whether an executable file `name` is in one of `PATH`'s directories.
 pub fn on_path(name: &str) -> bool {
-    let Some(path) = std::env::var_os("PATH") else { return false };
-    std::env::split_paths(&path).any(|dir| {
-        let candidate = dir.join(name);
-        std::fs::metadata(&candidate).is_ok_and(|m| m.is_file() && is_executable(&m))
-    })
+    find_on_path(name).is_some()
+}
+
+/// The first executable file `name` in `PATH`'s directories.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && is_executable(&m)))
 }
 
 #[cfg(unix)]

@@ -138,7 +138,7 @@ pub fn check_alone(
 ) -> Option<(CheckedModule, ModuleInterface)> {
     let name = &parsed.modules.first()?.name;
     let imports = graph.imports.get(name)?;
-    let known = interfaces.iter().filter(|(module, _)| imports.contains(*module));
+    let known = imports.iter().filter_map(|import| interfaces.get_key_value(import));
     let mut program = check_with_interfaces(parsed, known, graph, false).ok()?;
     let module = program.modules.pop()?;
     let interface = program.interfaces.remove(&module.name)?;

@@ -160,7 +160,7 @@ pub fn read_project(dir: &Path) -> Result<ProjectSources, LoadError> {
 pub fn read_project_with(dir: &Path, workers: usize) -> Result<ProjectSources, LoadError> {
     let read_at = lockstep_scheduler::clock::file_time_now();
     let paths = source_paths(dir)?;
-    let read = crate::exec::parallel_map(paths, workers, |(stem, path)| {
+    let read = crate::exec::parallel_map(paths, workers, |(stem, path, _)| {
         let io = |error| LoadError { path: path.clone(), error };
         let mut file = std::fs::File::open(&path).map_err(io)?;
         let stamp = file.metadata().ok().map(|m| FileStamp::from_metadata(&m));
@@ -181,27 +181,27 @@ pub fn read_project_with(dir: &Path, workers: usize) -> Result<ProjectSources, L
 /// Each source file's stamp now, in module-name order, found exactly as
 /// [`read_project_with`] finds the files; `None` if any cannot be had.
 pub fn current_stamps(dir: &Path) -> Option<Vec<(String, FileStamp)>> {
-    let mut stamps: Vec<(String, FileStamp)> = source_paths(dir)
-        .ok()?
-        .into_iter()
-        .map(|(stem, path)| Some((stem, FileStamp::of(&path)?)))
-        .collect::<Option<_>>()?;
+    let mut stamps: Vec<(String, FileStamp)> =
+        source_paths(dir).ok()?.into_iter().map(|(stem, _, meta)| (stem, FileStamp::from_metadata(&meta))).collect();
     stamps.sort_by(|a, b| a.0.cmp(&b.0));
     Some(stamps)
 }
 
-/// The `*.lks` files directly inside `dir`: module name and path.
-fn source_paths(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
+/// The `*.lks` files directly inside `dir`: module name, path, and the
+/// metadata the listing needed anyway (a no-op's stamps come from it).
+fn source_paths(dir: &Path) -> Result<Vec<(String, PathBuf, std::fs::Metadata)>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|error| LoadError { path: dir.to_path_buf(), error })?;
     let mut paths = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| LoadError { path: dir.to_path_buf(), error })?;
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("lks") || !path.is_file() {
+        if path.extension().and_then(|e| e.to_str()) != Some("lks") {
             continue;
         }
+        // Links followed, as reading the file follows them.
+        let Some(meta) = std::fs::metadata(&path).ok().filter(std::fs::Metadata::is_file) else { continue };
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
-        paths.push((stem, path));
+        paths.push((stem, path, meta));
     }
     Ok(paths)
 }

@@ -212,8 +212,8 @@ fn measure(
             Scenario::CommentEdit => drop(workload.edit_comment()?),
             Scenario::Clean | Scenario::CleanOneJob | Scenario::NoOp => {}
         }
-        // Each round starts with the next tool, so no tool always follows the same one (a cargo build
-        // leaves the machine slower for a moment than a make build does).
+        // Each round starts with the next tool, so no tool always runs right after the same one (whatever
+        // the one before leaves behind, a heavy cargo build or a light make, falls on every tool alike).
         let count = tools.len();
         for i in (0..count).map(|k| (round + k) % count) {
             let tool = &mut tools[i];
