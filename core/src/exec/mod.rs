@@ -170,25 +170,33 @@ fn assemble_outcome<O, E>(
     ExecOutcome { outputs, failed, skipped, schedule, replay_divergence, stats }
 }
 
-/// `work` applied to every item, on up to `workers` scoped threads when
-/// there is more than one item; results in item order either way, so the
-/// threads never show in what is built.
+/// `work` applied to every item, on up to `workers` threads (this one
+/// among them) when there is more than one item; results in item order
+/// either way, so the threads never show in what is built. Items are handed
+/// out one at a time, in order, to whichever thread is free, so a thread
+/// that drew a large item does not leave the others idle at the end (put
+/// the largest items first).
 pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl Fn(T) -> R + Sync) -> Vec<R> {
     let workers = workers.min(items.len());
     if workers <= 1 {
         return items.into_iter().map(work).collect();
     }
-    let mut shares: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
-    for (i, item) in items.into_iter().enumerate() {
-        shares[i % workers].push((i, item));
-    }
+    let queue = lockstep_scheduler::sync::Mutex::new(items.into_iter().enumerate());
+    let drain = || {
+        let mut done = Vec::new();
+        loop {
+            // The guard is a temporary: the queue is unlocked while `work` runs.
+            let Some((i, item)) = lockstep_scheduler::sync::lock(&queue).next() else { return done };
+            done.push((i, work(item)));
+        }
+    };
     let mut results: Vec<(usize, R)> = lockstep_scheduler::sync::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| scope.spawn(move || share.into_iter().map(|(i, item)| (i, work(item))).collect::<Vec<_>>()))
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(drain)).collect();
+        let mut results = drain();
+        for helper in helpers {
+            results.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()

@@ -167,22 +167,7 @@ pub fn check_with_interfaces<'a>(
     graph: &'a ModuleGraph,
     with_entry: bool,
 ) -> Result<CheckedProgram, Vec<Diagnostic>> {
-    let mut cx = ProgramContext {
-        scopes: BTreeMap::new(),
-        signatures: BTreeMap::new(),
-        global_types: BTreeMap::new(),
-        consts: BTreeMap::new(),
-        diagnostics: Vec::new(),
-    };
-    cx.collect_items(project, graph);
-    cx.add_known(known);
-    for module in &project.modules {
-        for item in &module.ast.items {
-            if let ast::Item::Const(c) = item {
-                cx.const_value(&module.name, &c.name.name);
-            }
-        }
-    }
+    let mut cx = ProgramContext::declare(project, known, graph);
     let mut modules = Vec::new();
     for module in &project.modules {
         modules.push(cx.check_module(module));
@@ -207,7 +192,53 @@ pub fn check_with_interfaces<'a>(
     }
 }
 
+/// The interfaces of `project`'s modules, worked out from their
+/// declarations alone: signatures and global types as written, constants
+/// evaluated. No body is checked, so this costs a small part of a check.
+/// `known` must hold the imports' interfaces, as for
+/// [`check_with_interfaces`], whose interfaces these are whenever its
+/// check succeeds: a module's interface never depends on a body. That is
+/// what lets incremental checking settle every module's interface first,
+/// in import order, and then check all bodies at once.
+pub fn declared_interfaces<'a>(
+    project: &'a ParsedProject,
+    known: impl IntoIterator<Item = (&'a String, &'a ModuleInterface)>,
+    graph: &'a ModuleGraph,
+) -> Result<BTreeMap<String, ModuleInterface>, Vec<Diagnostic>> {
+    let cx = ProgramContext::declare(project, known, graph);
+    if !cx.diagnostics.is_empty() {
+        return Err(cx.diagnostics);
+    }
+    Ok(project.modules.iter().map(|m| (m.name.clone(), cx.interface_named(&m.name))).collect())
+}
+
 impl<'a> ProgramContext<'a> {
+    /// Everything declared: the project's items, the known interfaces, and
+    /// every constant's value.
+    fn declare(
+        project: &'a ParsedProject,
+        known: impl IntoIterator<Item = (&'a String, &'a ModuleInterface)>,
+        graph: &'a ModuleGraph,
+    ) -> ProgramContext<'a> {
+        let mut cx = ProgramContext {
+            scopes: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            global_types: BTreeMap::new(),
+            consts: BTreeMap::new(),
+            diagnostics: Vec::new(),
+        };
+        cx.collect_items(project, graph);
+        cx.add_known(known);
+        for module in &project.modules {
+            for item in &module.ast.items {
+                if let ast::Item::Const(c) = item {
+                    cx.const_value(&module.name, &c.name.name);
+                }
+            }
+        }
+        cx
+    }
+
     fn error(&mut self, span: Span, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(span, message));
     }
@@ -285,10 +316,19 @@ impl<'a> ProgramContext<'a> {
 
     /// The interface of a module just checked.
     fn interface_of(&self, module: &CheckedModule) -> ModuleInterface {
+        let interface = self.interface_named(&module.name);
+        debug_assert_eq!(interface.imports, module.imports);
+        interface
+    }
+
+    /// The interface of module `module`, from its scope.
+    fn interface_named(&self, module: &str) -> ModuleInterface {
         let mut items = BTreeMap::new();
-        if let Some(scope) = self.scopes.get(module.name.as_str()) {
+        let mut imports = Vec::new();
+        if let Some(scope) = self.scopes.get(module) {
+            imports = scope.imports.iter().cloned().collect();
             for (name, item) in &scope.items {
-                let symbol = Symbol::new(&module.name, *name);
+                let symbol = Symbol::new(module, *name);
                 let kind = match item.kind() {
                     ItemKind::Const => match self.consts.get(&symbol) {
                         Some(ConstState::Done(Some(v))) => InterfaceKind::Const(*v),
@@ -306,7 +346,7 @@ impl<'a> ProgramContext<'a> {
                 items.insert(name.to_string(), InterfaceItem { is_pub: item.is_pub(), kind });
             }
         }
-        ModuleInterface { imports: module.imports.clone(), items }
+        ModuleInterface { imports, items }
     }
 
     fn item(&self, module: &str, name: &str) -> Option<ItemRef<'a>> {

@@ -14,7 +14,7 @@
 use crate::engine::hash::{compiler_fingerprint, ContentHash, StableHasher};
 use crate::engine::ModuleFacts;
 use crate::exec::parallel_map;
-use crate::lks::check::{check_with_interfaces, CheckedModule, ModuleInterface};
+use crate::lks::check::{check_with_interfaces, declared_interfaces, CheckedModule, ModuleInterface};
 use crate::lks::modules::{ModuleGraph, ParsedModule, ParsedProject, ProjectSources, SourceFile};
 use crate::lks::parser::parse_module;
 use crate::source::SourceMap;
@@ -112,6 +112,21 @@ struct LevelItem<'a> {
     parsed: Option<ParsedProject>,
 }
 
+/// What the first step found for a module: its summary, or its parse.
+enum Found<'a> {
+    Summary(LevelItem<'a>, Box<ModuleSummary>),
+    Parsed(LevelItem<'a>, ParsedProject),
+}
+
+/// A module whose bodies must be checked.
+struct Unchecked {
+    name: String,
+    key: ContentHash,
+    /// Its text's length, which orders the work.
+    size: usize,
+    project: ParsedProject,
+}
+
 /// The modules by level, each level in the graph's initialisation order: a
 /// module's level is one more than the highest of its imports'.
 fn levels(graph: &ModuleGraph) -> Vec<Vec<String>> {
@@ -145,6 +160,19 @@ pub fn check_alone(
     Some((module, interface))
 }
 
+/// The interface of one parsed module, from its declarations and its
+/// imports' interfaces (which `interfaces` must hold).
+fn declared_interface(
+    parsed: &ParsedProject,
+    interfaces: &BTreeMap<String, ModuleInterface>,
+    graph: &ModuleGraph,
+) -> Option<ModuleInterface> {
+    let name = &parsed.modules.first()?.name;
+    let imports = graph.imports.get(name)?;
+    let known = imports.iter().filter_map(|import| interfaces.get_key_value(import));
+    declared_interfaces(parsed, known, graph).ok()?.remove(name)
+}
+
 /// Checks `sources` incrementally. `None` means "use the whole-program
 /// path" (errors, or an import graph that does not hold together).
 pub fn check_incremental(
@@ -157,8 +185,9 @@ pub fn check_incremental(
 ) -> Option<IncrementalProgram> {
     // Parsing needs nothing but the text: every module whose text is new is
     // parsed up front, on up to `workers` threads.
-    let fresh: Vec<&SourceFile> =
+    let mut fresh: Vec<&SourceFile> =
         sources.files.iter().filter(|f| previous.get(&f.module).is_none_or(|r| r.text != f.hash)).collect();
+    fresh.sort_by(|a, b| b.text.len().cmp(&a.text.len()).then_with(|| a.module.cmp(&b.module)));
     let mut fresh_parses: BTreeMap<String, Option<ParsedProject>> = fresh
         .iter()
         .map(|f| f.module.clone())
@@ -212,13 +241,15 @@ pub fn check_incremental(
         return None;
     }
 
-    // Imports first, so each module's imports' interfaces are settled. A
-    // module's level is one more than its deepest import's: the modules of
-    // one level import none of each other, so they are checked at once.
+    // Interfaces first, in import order, level by level: a module's
+    // summary key needs its imports' interfaces. A module whose summary is
+    // found is done; any other gets its interface from its declarations
+    // alone, which is cheap. Its bodies wait for the second step, so no
+    // body ever waits for another module's bodies.
     let mut interfaces: BTreeMap<String, ModuleInterface> = BTreeMap::new();
     let mut iface_hashes: BTreeMap<String, ContentHash> = BTreeMap::new();
     let mut states: BTreeMap<String, IncrementalModule> = BTreeMap::new();
-    let mut checked = 0;
+    let mut unchecked: Vec<Unchecked> = Vec::new();
     for level in levels(&graph) {
         let work: Vec<LevelItem<'_>> = level
             .into_iter()
@@ -231,33 +262,63 @@ pub fn check_incremental(
                 LevelItem { name, file, key, parsed }
             })
             .collect();
-        let done = parallel_map(work, workers, |item| {
+        // Summaries are read, and modules without one parsed, on the workers.
+        let found = parallel_map(work, workers, |mut item| {
             // A summary for exactly this text and these interfaces is as
             // good as checking again, even for text that changed (an edit
             // reverted).
             if let Some(summary) = store.load(&item.key) {
-                let state =
-                    ModuleState::Known { display_path: item.file.display_path.clone(), text: item.file.text.clone() };
-                return Some((item.name, item.key, state, summary, false));
+                return Some(Found::Summary(item, Box::new(summary)));
             }
-            let project = match item.parsed {
+            let project = match item.parsed.take() {
                 Some(p) => p,
                 None => parse_alone(&item.name, &item.file.display_path, &item.file.text)?,
             };
-            let (module, interface) = check_alone(&project, &interfaces, &graph)?;
-            let summary =
-                ModuleSummary { interface_hash: interface_hash(&interface), interface, facts: facts_of(&module) };
-            store.store(&item.key, &summary);
-            Some((item.name, item.key, ModuleState::Checked(Box::new(module)), summary, true))
+            Some(Found::Parsed(item, project))
         });
-        for result in done {
-            let (name, key, state, summary, was_checked) = result?;
-            checked += usize::from(was_checked);
-            let ModuleSummary { interface, interface_hash: iface_hash, facts } = summary;
-            iface_hashes.insert(name.clone(), iface_hash);
-            interfaces.insert(name.clone(), interface);
-            states.insert(name.clone(), IncrementalModule { name, state, facts, key });
+        for found in found {
+            match found? {
+                Found::Summary(item, summary) => {
+                    let ModuleSummary { interface, interface_hash: iface_hash, facts } = *summary;
+                    iface_hashes.insert(item.name.clone(), iface_hash);
+                    interfaces.insert(item.name.clone(), interface);
+                    let state = ModuleState::Known {
+                        display_path: item.file.display_path.clone(),
+                        text: item.file.text.clone(),
+                    };
+                    states
+                        .insert(item.name.clone(), IncrementalModule { name: item.name, state, facts, key: item.key });
+                }
+                Found::Parsed(item, project) => {
+                    let interface = declared_interface(&project, &interfaces, &graph)?;
+                    iface_hashes.insert(item.name.clone(), interface_hash(&interface));
+                    interfaces.insert(item.name.clone(), interface);
+                    unchecked.push(Unchecked { name: item.name, key: item.key, size: item.file.text.len(), project });
+                }
+            }
         }
+    }
+    // Then every body at once, the largest modules first.
+    unchecked.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    let checked = unchecked.len();
+    let done = parallel_map(unchecked, workers, |item| {
+        let (module, interface) = check_alone(&item.project, &interfaces, &graph)?;
+        // A module's interface follows from its declarations alone; a
+        // check that disagrees would make every importer's check wrong.
+        debug_assert_eq!(Some(&interface), interfaces.get(&item.name), "declared interface of `{}`", item.name);
+        if interfaces.get(&item.name) != Some(&interface) {
+            return None;
+        }
+        let summary = ModuleSummary { interface_hash: interface_hash(&interface), interface, facts: facts_of(&module) };
+        store.store(&item.key, &summary);
+        Some((item.name, item.key, module, summary.facts))
+    });
+    for result in done {
+        let (name, key, module, facts) = result?;
+        states.insert(
+            name.clone(),
+            IncrementalModule { name, state: ModuleState::Checked(Box::new(module)), facts, key },
+        );
     }
     let modules = states.into_values().collect();
     Some(IncrementalProgram { modules, interfaces, graph, records, checked })

@@ -28,6 +28,9 @@ pub(super) struct CodegenWork<'a, F, B> {
     pub(super) previous_units: BTreeMap<String, UnitRecord>,
     /// Where staged link inputs are, when the shortcut may be taken.
     pub(super) shortcut_staging: Option<&'a Path>,
+    /// Where a worker stages the object it made or found for the link
+    /// (`None` when the link wants the bytes: LTO, or objects by name).
+    pub(super) worker_staging: Option<&'a Path>,
     pub(super) trace: Option<&'a Trace>,
 }
 
@@ -177,6 +180,25 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
         })
     }
 
+    /// Stages a unit's object for the link, here on the worker, so that
+    /// the link stage (one thread) only collects paths: writing the
+    /// objects of a clean build one after another made the link stage the
+    /// last thing running, long after codegen ended. Returns what is left
+    /// of the bytes (nothing, once staged) and the staged path.
+    fn stage_for_link(
+        &self,
+        lane: Lane,
+        unit: &str,
+        bytes: Vec<u8>,
+        object_hash: &ContentHash,
+    ) -> Result<(Vec<u8>, Option<PathBuf>), String> {
+        let Some(staging) = self.worker_staging else { return Ok((bytes, None)) };
+        let path = traced(self.trace, Category::CacheWrite, lane, format_args!("stage: {unit}"), || {
+            place_staged(staging, &bytes, object_hash)
+        })?;
+        Ok((Vec::new(), Some(path)))
+    }
+
     fn run_unit(&self, backend: &mut B::Backend, lane: Lane, u: usize) -> Result<UnitOutcome, String> {
         let (unit, ir_pack) = (&self.units[u], self.pack_keys[u]);
         if let Some(outcome) = self.unchanged_unit(unit, ir_pack) {
@@ -234,13 +256,14 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
             }
         };
         let object_hash = ContentHash::of(&bytes);
+        let (bytes, staged) = self.stage_for_link(lane, &unit.name, bytes, &object_hash)?;
         Ok(UnitOutcome {
             bytes,
             key,
             ir_pack,
             ir_hashes: hashes,
             object_hash,
-            staged: None,
+            staged,
             ir_lookups,
             object_hit,
             problems,
@@ -289,13 +312,14 @@ impl<F: FrontEnd, B: BackendFactory> CodegenWork<'_, F, B> {
                 }
             };
             let object_hash = ContentHash::of(&bytes);
+            let (bytes, staged) = self.stage_for_link(worker.lane, ENTRY_UNIT, bytes, &object_hash)?;
             let outcome = UnitOutcome {
                 bytes,
                 key: self.entry_key,
                 ir_pack: ContentHash::default(),
                 ir_hashes: Vec::new(),
                 object_hash,
-                staged: None,
+                staged,
                 ir_lookups: Vec::new(),
                 object_hit,
                 problems: Vec::new(),

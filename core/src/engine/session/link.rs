@@ -54,13 +54,7 @@ impl<B: BackendFactory> LinkWork<'_, B> {
             write_file(&path, bytes)?;
             return Ok(path);
         }
-        let path = staged_object_path(&self.staging, &hash);
-        // The name promises the content; a damaged file is replaced.
-        if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
-            return Ok(path);
-        }
-        crate::engine::cache::write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
+        place_staged(&self.staging, bytes, &hash)
     }
 
     /// Where a unit's object is for the linker: already staged, or placed.

@@ -272,6 +272,20 @@ pub fn staged_object_path(staging: &Path, object_hash: &ContentHash) -> PathBuf 
     staging.join(format!("{}.o", object_hash.hex()))
 }
 
+/// Puts an object whose bytes hash to `object_hash` in the staging
+/// directory, under that hash. A file already there with these bytes is
+/// reused; the name promises the content, so a damaged one is replaced.
+/// Concurrent placements of one object (two workers, two builds) write the
+/// same bytes and each renames atomically.
+fn place_staged(staging: &Path, bytes: &[u8], object_hash: &ContentHash) -> Result<PathBuf, String> {
+    let path = staged_object_path(staging, object_hash);
+    if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
+        return Ok(path);
+    }
+    crate::engine::cache::write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// Label of the entry unit; `$` keeps it apart from every module name.
 pub const ENTRY_UNIT: &str = "$entry";
 
@@ -295,7 +309,8 @@ pub struct UnitOutcome {
     /// Hash of the object's bytes: its name in the staging directory.
     pub object_hash: ContentHash,
     /// The object already staged for the link (found by the previous
-    /// build's unit record); `bytes` is then empty.
+    /// build's unit record, or placed by the worker); `bytes` is then
+    /// empty.
     pub staged: Option<PathBuf>,
     /// Layer 1 result per member function: (function index, hit).
     pub ir_lookups: Vec<(usize, bool)>,
@@ -433,6 +448,9 @@ pub fn run_session<F: FrontEnd, B: BackendFactory>(
         // Verifying recompiles every hit; LTO needs the bitcode itself; a
         // cross build writes the objects out by name.
         shortcut_staging: (!options.verify_cache && !options.lto && !named).then_some(shortcut_dir.as_path()),
+        // Objects are staged by the worker that made them, in parallel,
+        // not one after another by the link stage.
+        worker_staging: (!options.lto && !named).then_some(shortcut_dir.as_path()),
         trace,
     };
     let mut link_stage = LinkWork {
