@@ -52,7 +52,7 @@ fn chromium() -> Option<PathBuf> {
 
 /// Runs Chromium headless on `url` with `extra` flags, under a watchdog.
 fn run_chromium(browser: &Path, profile: &Path, extra: &[String], url: &str) -> String {
-    let mut child = Command::new(browser)
+    let child = Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -70,19 +70,92 @@ fn run_chromium(browser: &Path, profile: &Path, extra: &[String], url: &str) -> 
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let output = wait_with_watchdog(child, 90, &format!("chromium rendering {url}"));
+    text(&output.stdout)
+}
+
+/// Waits for `child` at most `seconds`, then kills it and fails, naming
+/// `what`: a hung tool fails the test instead of stalling CI.
+fn wait_with_watchdog(mut child: std::process::Child, seconds: u64, what: &str) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
-        if child.try_wait().expect("wait for chromium").is_some() {
+        if child.try_wait().expect("wait for a child process").is_some() {
             break;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("chromium did not finish rendering {url} within 90 s");
+            panic!("{what} did not finish within {seconds} s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let output = child.wait_with_output().expect("chromium output");
-    text(&output.stdout)
+    child.wait_with_output().expect("the child's output")
+}
+
+/// Perfetto's `trace_processor_shell`: `LOCKSTEP_TRACE_PROCESSOR`, or on
+/// `PATH`. It has no distribution package, and the pip package `perfetto`
+/// downloads it on first use; BENCHMARKS.md ("Seeing a build") says how it
+/// was built where the download hosts are out of reach.
+fn trace_processor() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("LOCKSTEP_TRACE_PROCESSOR") {
+        return Some(PathBuf::from(path));
+    }
+    ["trace_processor_shell", "trace_processor"].iter().find_map(|name| {
+        let found = Command::new("which").arg(name).output().ok()?;
+        found.status.success().then(|| PathBuf::from(text(&found.stdout).trim()))
+    })
+}
+
+/// One row of `trace_processor_shell -q` output (CSV with a header line).
+fn query_trace(processor: &Path, trace: &Path, sql: &str) -> Vec<String> {
+    let query = trace.with_extension("sql");
+    std::fs::write(&query, sql).expect("write the query");
+    let child = Command::new(processor)
+        .arg("-q")
+        .arg(&query)
+        .arg(trace)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start trace_processor_shell");
+    let out = wait_with_watchdog(child, 120, "trace_processor_shell");
+    assert!(out.status.success(), "trace_processor_shell failed on {}:\n{}", trace.display(), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let row = stdout.lines().filter(|l| !l.trim().is_empty()).nth(1).unwrap_or_else(|| panic!("no row in:\n{stdout}"));
+    row.split(',').map(|field| field.trim_matches('"').to_string()).collect()
+}
+
+#[test]
+fn the_trace_loads_in_perfettos_trace_processor() {
+    let Some(processor) = trace_processor() else {
+        assert!(
+            std::env::var_os("LOCKSTEP_REQUIRE_TRACE_PROCESSOR").is_none(),
+            "LOCKSTEP_REQUIRE_TRACE_PROCESSOR is set, but no trace_processor_shell was found"
+        );
+        eprintln!("the_trace_loads_in_perfettos_trace_processor: skipped: no trace_processor_shell");
+        return;
+    };
+    // On threads (the wall clock) and under a fuzzed schedule (the logical clock).
+    for extra in [&["-j", "2"][..], &["--schedule", "pct:5:3"][..]] {
+        let (_tmp, dir) = tour();
+        let trace = dir.join("trace.json");
+        let mut args = extra.to_vec();
+        args.extend(["--trace", trace.to_str().expect("utf-8")]);
+        build(&dir, &args);
+        let events: Value = serde_json::from_slice(&std::fs::read(&trace).expect("trace")).expect("trace JSON");
+        let complete = events["traceEvents"].as_array().expect("events").iter().filter(|e| e["ph"] == "X").count();
+        let row = query_trace(
+            &processor,
+            &trace,
+            "select (select count(*) from slice) as slices, \
+             (select count(*) from thread where name like 'codegen worker%') as workers, \
+             (select count(*) from stats where value > 0 and severity in ('error', 'data_loss')) as problems, \
+             (select group_concat(name || '=' || value, ' ') from stats \
+                where value > 0 and severity in ('error', 'data_loss')) as which;",
+        );
+        assert_eq!(row[0], complete.to_string(), "{extra:?}: every complete event is a slice ({row:?})");
+        assert!(row[1].parse::<usize>().is_ok_and(|n| n >= 1), "{extra:?}: the workers' thread names ({row:?})");
+        assert_eq!(row[2], "0", "{extra:?}: import errors or data loss: {}", row[3]);
+    }
 }
 
 #[test]
