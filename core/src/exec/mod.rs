@@ -201,3 +201,55 @@ pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, workers: usize, work
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::parallel_map;
+    use lockstep_scheduler::clock::Stopwatch;
+    use lockstep_scheduler::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn results_come_back_in_item_order_whatever_the_thread_count() {
+        for workers in [0, 1, 2, 3, 8] {
+            for len in [0, 1, 2, 5, 37] {
+                let items: Vec<usize> = (0..len).collect();
+                let expected: Vec<usize> = items.iter().map(|i| i * 10).collect();
+                assert_eq!(parallel_map(items, workers, |i| i * 10), expected, "{workers} workers, {len} items");
+            }
+        }
+    }
+
+    /// The first item waits until every other item is done. Items handed
+    /// out one at a time let the other thread take them all; shares fixed
+    /// up front (the old round-robin split) would leave half of them
+    /// behind the waiting item, which the watchdog turns into a failure.
+    #[test]
+    fn a_slow_item_does_not_hold_up_the_others() {
+        let done = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..9).collect();
+        let out = parallel_map(items, 2, |i| {
+            if i == 0 {
+                let watchdog = Stopwatch::start();
+                while done.load(Ordering::SeqCst) < 8 {
+                    assert!(
+                        watchdog.elapsed() < Duration::from_secs(10),
+                        "the other items were not handed to the free thread"
+                    );
+                    lockstep_scheduler::sync::thread::yield_now();
+                }
+            } else {
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            i
+        });
+        assert_eq!(out, (0..9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panic_in_an_item_reaches_the_caller() {
+        let caught =
+            std::panic::catch_unwind(|| parallel_map((0..6).collect(), 2, |i: usize| assert!(i != 3, "item 3")));
+        assert!(caught.is_err());
+    }
+}
