@@ -4,7 +4,7 @@
 //! thousands; `--message-format json` gives one rustc-style object per
 //! diagnostic.
 
-use crate::support::{lockstep, text, workspace_root};
+use crate::support::{available_or_skipped, lockstep, text, workspace_root};
 use lockstep_harness::program::{generate, GenConfig};
 use lockstep_scheduler::fuzz::SplitMix64;
 use serde_json::Value;
@@ -135,12 +135,8 @@ fn a_full_disk_is_one_error_and_the_next_build_recovers() {
     let outer = tempfile::tempdir().expect("tempdir");
     let dir = outer.path().join("small-disk");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    if !mount_tmpfs(&dir, "450k") {
-        assert!(
-            std::env::var_os("LOCKSTEP_REQUIRE_TMPFS").is_none(),
-            "LOCKSTEP_REQUIRE_TMPFS is set, but a tmpfs cannot be mounted here"
-        );
-        eprintln!("a_full_disk: skipped: cannot mount a tmpfs (needs root)");
+    let lacking = "a tmpfs cannot be mounted here (needs root)";
+    if !available_or_skipped(mount_tmpfs(&dir, "450k"), "LOCKSTEP_REQUIRE_TMPFS", "a_full_disk", lacking) {
         return;
     }
     let _mounted = Mounted(&dir);

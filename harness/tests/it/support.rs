@@ -81,6 +81,18 @@ pub fn lockstep(cwd: &Path, args: &[&str]) -> Output {
     Command::new(lockstep_bin()).args(args).current_dir(cwd).output().expect("run lockstep")
 }
 
+/// For a test that needs something the machine may lack (a browser, a
+/// tmpfs, a tool): `true` means go on. Without it the test is skipped with
+/// a line on stderr, unless the environment variable `require` is set (CI
+/// sets it where it installs the thing), which makes the lack a failure.
+pub fn available_or_skipped(available: bool, require: &str, test: &str, lacking: &str) -> bool {
+    if !available {
+        assert!(std::env::var_os(require).is_none(), "{require} is set, but {lacking}");
+        eprintln!("{test}: skipped: {lacking}");
+    }
+    available
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

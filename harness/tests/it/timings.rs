@@ -3,7 +3,7 @@
 //! spans nest per thread (what Perfetto requires), a replayed schedule
 //! gives the identical trace, and neither changes an output byte.
 
-use crate::support::{lockstep, text, workspace_root};
+use crate::support::{available_or_skipped, lockstep, text, workspace_root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -126,14 +126,12 @@ fn query_trace(processor: &Path, trace: &Path, sql: &str) -> Vec<String> {
 
 #[test]
 fn the_trace_loads_in_perfettos_trace_processor() {
-    let Some(processor) = trace_processor() else {
-        assert!(
-            std::env::var_os("LOCKSTEP_REQUIRE_TRACE_PROCESSOR").is_none(),
-            "LOCKSTEP_REQUIRE_TRACE_PROCESSOR is set, but no trace_processor_shell was found"
-        );
-        eprintln!("the_trace_loads_in_perfettos_trace_processor: skipped: no trace_processor_shell");
+    let processor = trace_processor();
+    let lacking = "no trace_processor_shell (LOCKSTEP_TRACE_PROCESSOR or PATH)";
+    if !available_or_skipped(processor.is_some(), "LOCKSTEP_REQUIRE_TRACE_PROCESSOR", "the_trace_loads", lacking) {
         return;
-    };
+    }
+    let processor = processor.expect("checked above");
     // On threads (the wall clock) and under a fuzzed schedule (the logical clock).
     for extra in [&["-j", "2"][..], &["--schedule", "pct:5:3"][..]] {
         let (_tmp, dir) = tour();
@@ -175,14 +173,12 @@ fn the_timings_page_shows_one_bar_per_unit_in_a_real_browser() {
         assert!(!page.contains(external), "the page must be self-contained, but has `{external}`");
     }
 
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("LOCKSTEP_REQUIRE_BROWSER").is_none(),
-            "LOCKSTEP_REQUIRE_BROWSER is set, but no chromium is installed (apt-get install chromium)"
-        );
-        eprintln!("the_timings_page: skipped the browser half: no chromium (CI installs it)");
+    let browser = chromium();
+    let lacking = "no chromium is installed, for the browser half (apt-get install chromium)";
+    if !available_or_skipped(browser.is_some(), "LOCKSTEP_REQUIRE_BROWSER", "the_timings_page", lacking) {
         return;
-    };
+    }
+    let browser = browser.expect("checked above");
     let url = format!("file://{}", page_path.display());
     let dom = run_chromium(&browser, &tmp.path().join("profile-dom"), &["--dump-dom".to_string()], &url);
     assert_eq!(count(&dom, "<rect class=\"unit "), bars, "one bar per unit in the rendered DOM");
