@@ -182,7 +182,7 @@ pub fn check_with_interfaces<'a>(
     if cx.diagnostics.is_empty() {
         match entry {
             Some(entry) => {
-                let interfaces = modules.iter().map(|m| (m.name.clone(), cx.interface_of(m))).collect();
+                let interfaces = modules.iter().map(|m| (m.name.clone(), cx.interface_named(&m.name))).collect();
                 Ok(CheckedProgram { modules, entry, interfaces })
             }
             None => Err(cx.diagnostics),
@@ -314,14 +314,8 @@ impl<'a> ProgramContext<'a> {
         }
     }
 
-    /// The interface of a module just checked.
-    fn interface_of(&self, module: &CheckedModule) -> ModuleInterface {
-        let interface = self.interface_named(&module.name);
-        debug_assert_eq!(interface.imports, module.imports);
-        interface
-    }
-
-    /// The interface of module `module`, from its scope.
+    /// The interface of module `module`, from its scope: what checking it
+    /// settled (its declarations), never anything from a body.
     fn interface_named(&self, module: &str) -> ModuleInterface {
         let mut items = BTreeMap::new();
         let mut imports = Vec::new();

@@ -4,6 +4,7 @@
 //! gives the identical trace, and neither changes an output byte.
 
 use crate::support::{available_or_skipped, lockstep, text, workspace_root};
+use lockstep_core::link::find_on_path;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,10 +45,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 /// Headless Chromium, if installed: the distribution's `chromium`.
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        let found = Command::new("which").arg(name).output().ok()?;
-        found.status.success().then(|| PathBuf::from(text(&found.stdout).trim()))
-    })
+    ["chromium", "chromium-browser", "google-chrome"].into_iter().find_map(find_on_path)
 }
 
 /// Runs Chromium headless on `url` with `extra` flags, under a watchdog.
@@ -99,10 +97,7 @@ fn trace_processor() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("LOCKSTEP_TRACE_PROCESSOR") {
         return Some(PathBuf::from(path));
     }
-    ["trace_processor_shell", "trace_processor"].iter().find_map(|name| {
-        let found = Command::new("which").arg(name).output().ok()?;
-        found.status.success().then(|| PathBuf::from(text(&found.stdout).trim()))
-    })
+    ["trace_processor_shell", "trace_processor"].into_iter().find_map(find_on_path)
 }
 
 /// One row of `trace_processor_shell -q` output (CSV with a header line).
